@@ -1,0 +1,148 @@
+# reasoner: one plain Makefile that probes.
+#   make              build build/reasoner (CPU; CUDA too when nvcc is found)
+#   make test         install missing deps, build, run every test
+#   make test SAN=1   the same tests under AddressSanitizer + UBSan
+#   make demo         install missing deps, build, run the end-to-end demo
+#   make bench        build and run the benchmarks (they print figures)
+#   make fuzz         build the libFuzzer targets (clang) and run each briefly
+# Each folder builds into its own archive; a folder links only folders
+# above it in DESIGN.md's order, so a layering mistake fails to link.
+
+LAYERS  := common tokenizer model problems rollout verifier reward sft pretrain policy
+CC      ?= cc
+CXX     ?= c++
+SAN     ?= 0
+BUILD   ?= $(if $(filter 1,$(SAN)),build/san,build)
+
+NVCC    := $(shell command -v nvcc 2>/dev/null)
+CUDA    ?= $(if $(NVCC),1,0)
+CUDA_ARCH ?= 90
+
+# --- probes --------------------------------------------------------------
+PKGS    := libcjson libzmq libseccomp libpcre2-8 zlib openblas gumbo libxxhash
+have_pkg = $(shell pkg-config --exists $(1) && echo 1)
+PKG_OK  := $(foreach p,$(PKGS),$(if $(call have_pkg,$(p)),$(p)))
+PKG_CFLAGS := $(if $(PKG_OK),$(shell pkg-config --cflags $(PKG_OK)))
+PKG_LIBS   := $(if $(PKG_OK),$(shell pkg-config --libs $(PKG_OK)))
+# CLD2 ships no .pc file: probe for its header.
+HAVE_CLD2 := $(shell test -f /usr/include/cld2/public/compact_lang_det.h && echo 1)
+OPENMP  := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp)
+
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+OPT     := $(if $(filter 1,$(SAN)),-O1 -g -fno-omit-frame-pointer $(SANFLAGS),-O2 -g)
+CFLAGS  += -std=c11 $(OPT) $(WARN) $(OPENMP) -I. $(PKG_CFLAGS) -D_GNU_SOURCE
+CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter $(OPENMP) -I. -D_GNU_SOURCE
+LDLIBS  += $(PKG_LIBS) $(if $(HAVE_CLD2),-lcld2) -lstdc++ -lm -lpthread
+LDFLAGS += $(OPENMP) $(if $(filter 1,$(SAN)),$(SANFLAGS))
+ifeq ($(CUDA),1)
+CFLAGS  += -DRS_CUDA=1
+NVFLAGS := -O2 -std=c++17 -arch=sm_$(CUDA_ARCH) -I. -DRS_CUDA=1 --compiler-options -fPIC
+LDLIBS  += -L$(dir $(NVCC))../lib64 -lcudart -lcublas
+endif
+
+ifeq ($(MAKELEVEL),0)
+ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
+$(info reasoner build: $(BUILD)  CC=$(CC)  SAN=$(SAN)  CUDA=$(CUDA)  OpenMP=$(if $(OPENMP),✓,✗))
+$(info   libraries: $(foreach p,$(PKGS),$(p)$(if $(filter $(p),$(PKG_OK)),✓,✗)) cld2$(if $(HAVE_CLD2),✓,✗))
+endif
+endif
+
+# --- sources -------------------------------------------------------------
+srcs_of = $(wildcard $(1)/*.c) $(wildcard $(1)/*.cc) $(if $(filter 1,$(CUDA)),$(wildcard $(1)/*.cu))
+objs_of = $(patsubst %,$(BUILD)/obj/%.o,$(call srcs_of,$(1)))
+lib_of  = $(BUILD)/lib/lib$(1).a
+# Libraries of a layer and every layer above it, lowest layer last (link order).
+upto    = $(strip $(if $(filter $(1),$(firstword $(2))),$(firstword $(2)),$(firstword $(2)) $(call upto,$(1),$(wordlist 2,99,$(2)))))
+rev     = $(if $(1),$(call rev,$(wordlist 2,99,$(1))) $(firstword $(1)))
+libs_upto = $(foreach l,$(call rev,$(call upto,$(1),$(LAYERS))),$(call lib_of,$(l)))
+ALL_LIBS  := $(call libs_upto,policy)
+
+CLI_OBJS  := $(patsubst %,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
+TEST_SRCS := $(wildcard tests/*/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+.PHONY: all deps test test-run demo bench fuzz clean
+all: $(BUILD)/reasoner
+
+$(BUILD)/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/obj/%.cc.o: %.cc
+	@mkdir -p $(dir $@)
+	@echo "  CXX   $<"
+	@$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/obj/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $<"
+	@$(NVCC) $(NVFLAGS) -c $< -o $@
+
+define layer_rule
+$(call lib_of,$(1)): $(call objs_of,$(1))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	@$(if $(call objs_of,$(1)),ar rcs $$@ $$^,ar rcs $$@)
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
+
+$(BUILD)/reasoner: $(CLI_OBJS) $(ALL_LIBS)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $(CLI_OBJS) $(ALL_LIBS) $(LDLIBS) -o $@
+
+# tests/<layer>/test_x.c links that layer and the layers above it.
+define test_rule
+$(BUILD)/tests/$(1)/%: tests/$(1)/%.c tests/test.h $(call libs_upto,$(1))
+	@mkdir -p $$(dir $$@)
+	@echo "  TEST  $$@"
+	@$(CC) $(CFLAGS) $$< $(call libs_upto,$(1)) $(LDFLAGS) $(LDLIBS) -o $$@
+endef
+$(foreach l,$(LAYERS),$(eval $(call test_rule,$(l))))
+# tests/cli/ drive the binary; they may link everything.
+$(BUILD)/tests/cli/%: tests/cli/%.c tests/test.h $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@"
+	@$(CC) $(CFLAGS) $< $(ALL_LIBS) $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: bench/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(ALL_LIBS) $(LDFLAGS) $(LDLIBS) -o $@
+
+deps:
+	@bash scripts/install-deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(BUILD)/reasoner $(TEST_BINS)
+	@BUILD=$(BUILD) bash scripts/run-tests.sh $(TEST_BINS) $(wildcard tests/*/test_*.sh)
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/reasoner
+	@BUILD=$(BUILD) bash scripts/demo.sh
+
+bench: $(BUILD)/reasoner $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+# --- fuzzing (clang, libFuzzer) ------------------------------------------
+FUZZ_BUILD := build/fuzz
+FUZZ_SECS  ?= 20
+FUZZ_FLAGS := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -I. $(PKG_CFLAGS) -D_GNU_SOURCE $(OPENMP)
+FUZZ_LIB_SRCS := $(foreach l,$(LAYERS),$(wildcard $(l)/*.c))
+FUZZ_OBJS  := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRCS)) $(patsubst %.cc,$(BUILD)/obj/%.cc.o,$(foreach l,$(LAYERS),$(wildcard $(l)/*.cc)))
+FUZZ_BINS  := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard fuzz/fuzz_*.c))
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -c $< -o $@
+$(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_OBJS)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(PKG_LIBS) $(if $(HAVE_CLD2),-lcld2) -lstdc++ -lm -lpthread -o $@
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECS) -max_len=65536 build/fuzz/corpus/$$n $$(test -d fuzz/seeds/$$n && echo fuzz/seeds/$$n) 2>&1 | tail -3 || exit 1; done
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
