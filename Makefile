@@ -64,6 +64,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 .PHONY: all deps test test-run demo bench fuzz clean
+.SECONDARY:
 all: $(BUILD)/reasoner
 
 $(BUILD)/obj/%.c.o: %.c
