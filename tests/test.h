@@ -80,7 +80,7 @@ static char t__tmpdir[256];
 
 // A fresh temp directory for this test program, removed at exit unless
 // KEEP_TMP is set. Returns the same path on every call.
-static const char *test_tmpdir(void) {
+__attribute__((unused)) static const char *test_tmpdir(void) {
     if (!t__tmpdir[0]) {
         snprintf(t__tmpdir, sizeof t__tmpdir, "%s/reasoner-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
         if (!mkdtemp(t__tmpdir)) {
@@ -92,13 +92,13 @@ static const char *test_tmpdir(void) {
 }
 
 // Path of a file inside test_tmpdir(), in a static buffer (copy it to keep it).
-static const char *test_path(const char *name) {
+__attribute__((unused)) static const char *test_path(const char *name) {
     static char p[512];
     snprintf(p, sizeof p, "%s/%s", test_tmpdir(), name);
     return p;
 }
 
-static void test_write_file(const char *path, const char *text) {
+__attribute__((unused)) static void test_write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     if (!f) { perror(path); exit(1); }
     fputs(text, f);

@@ -1,0 +1,390 @@
+// rollout.c: continuous-batching sampler over model_decode with prefix
+// sharing (one prefill per prompt, copied into its G decode slots).
+#include "rollout.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/base.h"
+#include "common/buf.h"
+
+RolloutOpts rollout_defaults(void) {
+    return (RolloutOpts){.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .max_new_tokens = 256, .batch = 32};
+}
+
+const char *rollout_finish_name(RolloutFinish f) { return f == ROLLOUT_STOP ? "stop" : "length"; }
+
+// ---------------------------------------------------------------------------
+// Sampling one token.
+
+typedef struct {
+    float p;
+    int32_t i;
+} ProbIdx;
+
+static int by_prob_desc(const void *a, const void *b) {
+    const ProbIdx *x = a, *y = b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int32_t rollout_sample_token(const float *logits, int V, float temperature, int top_k, float top_p,
+                             Rng *rng, float *scratch, float *logp) {
+    float t = temperature > 0 ? temperature : 1.0f;
+    int32_t best = 0;
+    for (int i = 1; i < V; i++)
+        if (logits[i] > logits[best]) best = i;
+    double mx = logits[best] / t, sum = 0;
+    for (int i = 0; i < V; i++) sum += exp(logits[i] / t - mx);
+    double lse = mx + log(sum);
+    if (temperature <= 0) {
+        *logp = (float)(logits[best] / t - lse);
+        return best;
+    }
+    ProbIdx *pi = (ProbIdx *)scratch;
+    int n = V;
+    for (int i = 0; i < V; i++) pi[i] = (ProbIdx){(float)exp(logits[i] / t - lse), i};
+    if ((top_k > 0 && top_k < V) || top_p < 1.0f) {
+        qsort(pi, (size_t)V, sizeof *pi, by_prob_desc);
+        if (top_k > 0 && top_k < n) n = top_k;
+        if (top_p < 1.0f) {
+            double c = 0;
+            for (int i = 0; i < n; i++) {
+                c += pi[i].p;
+                if (c >= top_p) {
+                    n = i + 1;
+                    break;
+                }
+            }
+        }
+    }
+    double kept = 0;
+    for (int i = 0; i < n; i++) kept += pi[i].p;
+    double u = rng_double(rng) * kept, c = 0;
+    int32_t tok = pi[n - 1].i;
+    for (int i = 0; i < n; i++) {
+        c += pi[i].p;
+        if (u < c) {
+            tok = pi[i].i;
+            break;
+        }
+    }
+    *logp = (float)(logits[tok] / t - lse);
+    return tok;
+}
+
+// ---------------------------------------------------------------------------
+// Chat template.
+
+int rollout_chat_prompt(const Bpe *tok, const char *system, const char *user, BpeIds *out, Err *e) {
+    int32_t start = bpe_special_id(tok, "<|im_start|>"), end = bpe_special_id(tok, "<|im_end|>");
+    if (start < 0 || end < 0)
+        return err_set(e, "tokenizer has no chat tokens: <|im_start|> and <|im_end|> are needed for the chat "
+                          "template (train the model with SFT, or evaluate with --no-chat)");
+    Buf b = {0};
+    if (system) buf_printf(&b, "<|im_start|>system\n%s<|im_end|>\n", system);
+    buf_printf(&b, "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n", user);
+    static const char *const allowed[] = {"<|im_start|>", "<|im_end|>"};
+    bpe_encode_allowed(tok, b.data, b.len, allowed, 2, out);
+    buf_free(&b);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// The engine.
+
+typedef struct {
+    int sample;      // index into out->samples; -1 when the slot is free
+    int32_t pending; // sampled token not yet fed to the model
+    Rng rng;
+    BpeStream stream;
+    Buf text;
+    int cap;         // capacity of ids/logp
+} Seq;
+
+typedef struct {
+    Model *m;
+    const Bpe *tok;
+    const RolloutOpts *o;
+    const RolloutPrompt *prompts;
+    int np, V, B, P, max_len, max_stop;
+    KVCache *kv;          // B decode slots, then P prompt slots
+    Seq *seqs;            // (B)
+    int *first;           // (np) index of each prompt's first sample
+    int *pslot;           // (np) prompt slot holding the prefill; -1 before, -2 after
+    int *powner;          // (P) prompt owning each prompt slot, or -1
+    float *plogits;       // (P, V) last-position logits of each prompt slot
+    float *logits;        // (B, V) decode output
+    float *scratch;       // (threads, 2V)
+    RolloutResult *out;
+    Progress *progress;
+} Engine;
+
+static int is_stop_id(const RolloutOpts *o, int32_t t) {
+    for (int i = 0; i < o->n_stop_ids; i++)
+        if (o->stop_ids[i] == t) return 1;
+    return 0;
+}
+
+static void finish_seq(Engine *g, Seq *s, RolloutFinish f) {
+    RolloutSample *r = &g->out->samples[s->sample];
+    if (f != ROLLOUT_STOP || !r->text) bpe_stream_finish(&s->stream, &s->text);
+    if (!r->text) r->text = buf_take(&s->text);
+    buf_free(&s->text);
+    r->finish = f;
+    model_kv_reset(g->kv, (int)(s - g->seqs));
+    s->sample = -1;
+}
+
+// Cut the text at the first stop string that the last `added` bytes completed.
+static int cut_at_stop_string(Engine *g, Seq *s, size_t added) {
+    if (!g->o->n_stop_strs || !s->text.len) return 0;
+    size_t from = s->text.len > added + (size_t)g->max_stop ? s->text.len - added - (size_t)g->max_stop : 0;
+    const char *best = NULL;
+    for (int i = 0; i < g->o->n_stop_strs; i++) {
+        const char *hit = memmem(s->text.data + from, s->text.len - from, g->o->stop_strs[i], strlen(g->o->stop_strs[i]));
+        if (hit && (!best || hit < best)) best = hit;
+    }
+    if (!best) return 0;
+    g->out->samples[s->sample].text = xstrndup(s->text.data, (size_t)(best - s->text.data));
+    return 1;
+}
+
+// Record a sampled token; end the sequence when it is done.
+static void accept_token(Engine *g, Seq *s, int32_t tok, float lp) {
+    RolloutSample *r = &g->out->samples[s->sample];
+    if (r->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        r->ids = xrealloc(r->ids, sizeof(int32_t) * (size_t)s->cap);
+        r->logp = xrealloc(r->logp, sizeof(float) * (size_t)s->cap);
+    }
+    r->ids[r->n] = tok;
+    r->logp[r->n] = lp;
+    r->n++;
+    if (is_stop_id(g->o, tok)) return finish_seq(g, s, ROLLOUT_STOP);
+    size_t before = s->text.len;
+    if (bpe_stream_feed(&s->stream, tok, &s->text, NULL) < 0) return finish_seq(g, s, ROLLOUT_STOP);
+    if (cut_at_stop_string(g, s, s->text.len - before)) return finish_seq(g, s, ROLLOUT_STOP);
+    // Prompt plus generation never exceeds the context (vLLM's max_model_len):
+    // the pending token would take the cache's last free position.
+    int slot = (int)(s - g->seqs);
+    if (r->n >= g->o->max_new_tokens || model_kv_len(g->kv, slot) + 1 >= g->max_len)
+        return finish_seq(g, s, ROLLOUT_LENGTH);
+    s->pending = tok;
+}
+
+// Sample from each listed sequence's logits row, in parallel.
+static void sample_rows(Engine *g, Seq **seqs, const float *const *rows, int n) {
+    const RolloutOpts *o = g->o;
+    int32_t *toks = xmalloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+    float *lps = xmalloc(sizeof(float) * (size_t)(n ? n : 1));
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < n; i++) {
+        float *scr = g->scratch + (size_t)omp_get_thread_num() * 2 * (size_t)g->V;
+        toks[i] = rollout_sample_token(rows[i], g->V, o->temperature, o->top_k, o->top_p, &seqs[i]->rng, scr, &lps[i]);
+    }
+    for (int i = 0; i < n; i++) accept_token(g, seqs[i], toks[i], lps[i]);
+    if (g->progress) progress_add(g->progress, n);
+    g->out->tokens += n;
+    free(toks);
+    free(lps);
+}
+
+static int prompt_of(const Engine *g, int sample) {
+    int lo = 0, hi = g->np - 1;  // last prompt whose first sample <= sample
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (g->first[mid] <= sample) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+static void start_seq(Engine *g, int slot, int sample) {
+    Seq *s = &g->seqs[slot];
+    int p = prompt_of(g, sample), j = sample - g->first[p];
+    RolloutSample *r = &g->out->samples[sample];
+    r->prompt = p;
+    r->index = j;
+    Rng base;
+    rng_seed(&base, g->prompts[p].seed);
+    *s = (Seq){.sample = sample, .rng = rng_split(&base, (uint64_t)j)};
+    bpe_stream_init(&s->stream, g->tok);
+}
+
+// Fill free decode slots with the next waiting samples: prefill their prompts
+// (all in one call), fork shared prompts, and sample each one's first token.
+static int refill(Engine *g, int *next, Err *e) {
+    int B = g->B, total = g->out->n;
+    int *new_slots = xmalloc(sizeof(int) * (size_t)B), nnew = 0;
+    int *pf_slots = xmalloc(sizeof(int) * (size_t)(B + g->P)), *pf_len = xmalloc(sizeof(int) * (size_t)(B + g->P));
+    int32_t *pf_tok = NULL;
+    size_t pf_ntok = 0;
+    int npf = 0, rc = 0;
+    for (int slot = 0; slot < B && *next < total; slot++) {
+        if (g->seqs[slot].sample >= 0) continue;
+        int sample = *next, p = prompt_of(g, sample);
+        const RolloutPrompt *pr = &g->prompts[p];
+        int target = -1;
+        if (pr->n_samples == 1) target = slot;
+        else if (g->pslot[p] == -1) {
+            int free_ps = -1;
+            for (int k = 0; k < g->P && free_ps < 0; k++)
+                if (g->powner[k] < 0) free_ps = k;
+            if (free_ps < 0) break;  // every prompt slot is held: wait for a later round
+            g->powner[free_ps] = p;
+            target = g->pslot[p] = B + free_ps;
+        }
+        (*next)++;
+        start_seq(g, slot, sample);
+        new_slots[nnew++] = slot;
+        if (target < 0) continue;
+        pf_slots[npf] = target;
+        pf_len[npf++] = pr->len;
+        pf_tok = xrealloc(pf_tok, sizeof(int32_t) * (pf_ntok + (size_t)pr->len));
+        memcpy(pf_tok + pf_ntok, pr->ids, sizeof(int32_t) * (size_t)pr->len);
+        pf_ntok += (size_t)pr->len;
+    }
+    float *pf_logits = xmalloc(sizeof(float) * (size_t)(npf ? npf : 1) * (size_t)g->V);
+    if (npf && model_decode(g->m, g->kv, npf, pf_slots, pf_len, pf_tok, pf_logits, 0, e) != 0) rc = -1;
+    if (rc == 0) {
+        // Rows of the prefill output: a prompt slot's row is kept for its later forks.
+        for (int i = 0; i < npf; i++)
+            if (pf_slots[i] >= B)
+                memcpy(g->plogits + (size_t)(pf_slots[i] - B) * g->V, pf_logits + (size_t)i * g->V,
+                       sizeof(float) * (size_t)g->V);
+        Seq **seqs = xmalloc(sizeof(Seq *) * (size_t)(nnew ? nnew : 1));
+        const float **rows = xmalloc(sizeof(float *) * (size_t)(nnew ? nnew : 1));
+        for (int i = 0; i < nnew; i++) {
+            Seq *s = &g->seqs[new_slots[i]];
+            int p = g->out->samples[s->sample].prompt;
+            seqs[i] = s;
+            if (g->prompts[p].n_samples == 1) {
+                for (int k = 0; k < npf; k++)
+                    if (pf_slots[k] == new_slots[i]) rows[i] = pf_logits + (size_t)k * g->V;
+            } else {
+                model_kv_copy(g->kv, new_slots[i], g->pslot[p]);
+                rows[i] = g->plogits + (size_t)(g->pslot[p] - B) * g->V;
+            }
+        }
+        // Release prompt slots whose prompts have all their samples started.
+        for (int i = 0; i < nnew; i++) {
+            RolloutSample *r = &g->out->samples[seqs[i]->sample];
+            if (r->index == g->prompts[r->prompt].n_samples - 1 && g->pslot[r->prompt] >= 0) {
+                model_kv_reset(g->kv, g->pslot[r->prompt]);
+                g->powner[g->pslot[r->prompt] - B] = -1;
+                g->pslot[r->prompt] = -2;
+            }
+        }
+        sample_rows(g, seqs, rows, nnew);
+        free(seqs);
+        free(rows);
+    }
+    free(new_slots), free(pf_slots), free(pf_len), free(pf_tok), free(pf_logits);
+    return rc;
+}
+
+// One decode step over every live sequence.
+static int step(Engine *g, Err *e) {
+    int n = 0;
+    int *slots = xmalloc(sizeof(int) * (size_t)g->B), *ones = xmalloc(sizeof(int) * (size_t)g->B);
+    int32_t *toks = xmalloc(sizeof(int32_t) * (size_t)g->B);
+    Seq **seqs = xmalloc(sizeof(Seq *) * (size_t)g->B);
+    const float **rows = xmalloc(sizeof(float *) * (size_t)g->B);
+    for (int slot = 0; slot < g->B; slot++) {
+        if (g->seqs[slot].sample < 0) continue;
+        slots[n] = slot;
+        ones[n] = 1;
+        toks[n] = g->seqs[slot].pending;
+        seqs[n] = &g->seqs[slot];
+        rows[n] = g->logits + (size_t)n * g->V;
+        n++;
+    }
+    int rc = 0;
+    if (n && model_decode(g->m, g->kv, n, slots, ones, toks, g->logits, 0, e) != 0) rc = -1;
+    if (rc == 0 && n) sample_rows(g, seqs, rows, n);
+    free(slots), free(ones), free(toks), free(seqs), free(rows);
+    return rc;
+}
+
+static int check_prompts(const Model *m, const RolloutOpts *o, const RolloutPrompt *p, int np, int *max_len,
+                         Err *e) {
+    int ctx = model_config(m)->max_position_embeddings, longest = 1;
+    for (int i = 0; i < np; i++) {
+        if (p[i].len < 1) return err_set(e, "prompt %d: empty", i);
+        if (p[i].n_samples < 1) return err_set(e, "prompt %d: n_samples %d < 1", i, p[i].n_samples);
+        if (p[i].len >= ctx)
+            return err_set(e, "prompt %d: %d tokens leave no room in the model's context of %d", i, p[i].len, ctx);
+        longest = RS_MAX(longest, p[i].len);
+    }
+    if (o->max_new_tokens < 1) return err_set(e, "max_new_tokens %d < 1", o->max_new_tokens);
+    *max_len = RS_MIN(ctx, longest + o->max_new_tokens);
+    return 0;
+}
+
+int rollout_generate(Model *m, const Bpe *tok, const RolloutOpts *o, const RolloutPrompt *prompts, int np,
+                     Progress *progress, RolloutResult *out, Err *e) {
+    memset(out, 0, sizeof *out);
+    Engine g = {.m = m, .tok = tok, .o = o, .prompts = prompts, .np = np, .progress = progress, .out = out};
+    if (check_prompts(m, o, prompts, np, &g.max_len, e) != 0) return -1;
+    g.V = model_config(m)->vocab_size;
+    int total = 0, multi = 0;
+    g.first = xmalloc(sizeof(int) * (size_t)(np ? np : 1));
+    g.pslot = xmalloc(sizeof(int) * (size_t)(np ? np : 1));
+    for (int i = 0; i < np; i++) {
+        g.first[i] = total;
+        g.pslot[i] = -1;
+        total += prompts[i].n_samples;
+        multi += prompts[i].n_samples > 1;
+    }
+    g.B = RS_MAX(1, RS_MIN(o->batch > 0 ? o->batch : 32, total));
+    g.P = RS_MIN(g.B, multi);
+    for (int i = 0; i < o->n_stop_strs; i++) g.max_stop = RS_MAX(g.max_stop, (int)strlen(o->stop_strs[i]));
+    out->samples = xcalloc((size_t)(total ? total : 1), sizeof(RolloutSample));
+    out->n = total;
+    double t0 = rs_now();
+    int rc = 0;
+    g.kv = model_kv_new(m, g.B + g.P, g.max_len, e);
+    if (!g.kv) rc = -1;
+    if (rc == 0) {
+        g.seqs = xcalloc((size_t)g.B, sizeof(Seq));
+        for (int i = 0; i < g.B; i++) g.seqs[i].sample = -1;
+        g.powner = xmalloc(sizeof(int) * (size_t)(g.P ? g.P : 1));
+        for (int i = 0; i < g.P; i++) g.powner[i] = -1;
+        g.plogits = xmalloc(sizeof(float) * (size_t)(g.P ? g.P : 1) * (size_t)g.V);
+        g.logits = xmalloc(sizeof(float) * (size_t)g.B * (size_t)g.V);
+        g.scratch = xmalloc(sizeof(float) * 2 * (size_t)g.V * (size_t)omp_get_max_threads());
+        int next = 0, live;
+        do {
+            if (next < total && refill(&g, &next, e) != 0) {
+                rc = -1;
+                break;
+            }
+            if (step(&g, e) != 0) {
+                rc = -1;
+                break;
+            }
+            live = 0;
+            for (int i = 0; i < g.B; i++) live += g.seqs[i].sample >= 0;
+        } while (live || next < total);
+    }
+    out->seconds = rs_now() - t0;
+    for (int i = 0; g.seqs && i < g.B; i++) buf_free(&g.seqs[i].text);
+    model_kv_free(g.kv);
+    free(g.seqs), free(g.first), free(g.pslot), free(g.powner), free(g.plogits), free(g.logits), free(g.scratch);
+    if (rc != 0) rollout_result_free(out);
+    return rc;
+}
+
+void rollout_result_free(RolloutResult *r) {
+    if (!r) return;
+    for (int i = 0; i < r->n && r->samples; i++) {
+        free(r->samples[i].ids);
+        free(r->samples[i].logp);
+        free(r->samples[i].text);
+    }
+    free(r->samples);
+    memset(r, 0, sizeof *r);
+}

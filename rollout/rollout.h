@@ -1,0 +1,96 @@
+// rollout.h: batched sampling with a KV cache — G samples per prompt, the
+// log-probability of every sampled token, for RL and for evaluation.
+//
+//   RolloutOpts o = rollout_defaults();  o.temperature = 0.8f; o.max_new_tokens = 256;
+//   RolloutPrompt p = {.ids = ids, .len = n, .n_samples = 16, .seed = 7};
+//   RolloutResult r;  rollout_generate(model, tok, &o, &p, 1, NULL, &r, &err);
+//   ... r.samples[i].text, .ids, .logp, .finish ...;  rollout_result_free(&r);
+//
+// How it works. A KV cache holds `batch` decode slots plus prompt slots. A
+// prompt is prefilled once into a prompt slot and its cache copied into a
+// decode slot for each of its G samples (for G = 1 it is prefilled straight
+// into the decode slot). Continuous batching: every step runs one batched
+// model_decode over all live sequences; a finished sequence's slot takes the
+// next waiting sample at once. New prompts are prefilled together in one call.
+//
+// Reproducibility. Sample j of a prompt draws from its own RNG,
+// rng_split(seed(prompt.seed), j), so the same seed gives the same samples
+// whatever the batch size or the order in which sequences are scheduled.
+//
+// Log-probs. logp[t] is log softmax(logits / T)[token t] of the full
+// distribution (before top-k/top-p truncation), T the sampling temperature
+// (T = 1 when greedy) — what model_forward with model_set_temperature(T)
+// computes for the same sequence, which RL's importance ratios rely on.
+//
+// Not thread-safe per model: one rollout at a time on a Model.
+#pragma once
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/progress.h"
+#include "model/model.h"
+#include "tokenizer/bpe.h"
+
+typedef struct RolloutOpts {
+    float temperature;        // 0 = greedy; default 1
+    int top_k;                // 0 = off
+    float top_p;              // 1 = off
+    int max_new_tokens;       // default 256
+    int batch;                // sequences decoded together (KV slots); default 32
+    const int32_t *stop_ids;  // a sampled stop id ends the sample (kept in ids, not in text)
+    int n_stop_ids;
+    const char *const *stop_strs;  // text that ends the sample (cut from text)
+    int n_stop_strs;
+} RolloutOpts;
+
+RolloutOpts rollout_defaults(void);
+
+typedef struct RolloutPrompt {
+    const int32_t *ids;  // the prompt's tokens (>= 1)
+    int len;
+    int n_samples;       // G >= 1
+    uint64_t seed;
+} RolloutPrompt;
+
+typedef enum { ROLLOUT_STOP = 0, ROLLOUT_LENGTH = 1 } RolloutFinish;
+
+typedef struct RolloutSample {
+    int prompt;       // index into the prompts given
+    int index;        // 0..G-1 within its prompt
+    int32_t *ids;     // generated tokens (n); a final stop id included
+    float *logp;      // (n) log-prob of each generated token, see above
+    int n;
+    char *text;       // decoded generation, stop string and stop ids excluded
+    RolloutFinish finish;
+} RolloutSample;
+
+typedef struct RolloutResult {
+    RolloutSample *samples;  // prompt-major: all samples of prompt 0, then prompt 1, ...
+    int n;
+    int64_t tokens;          // generated tokens in all
+    double seconds;
+} RolloutResult;
+
+// Generate n_samples completions for each of np prompts with model m
+// (inference-capable; MODEL_GRADS not needed) and tokenizer tok (for text
+// and stop strings). progress (may be NULL) advances by generated tokens.
+// Returns 0, or -1 with e filled (a prompt longer than the model's context,
+// a token out of range); out is then empty.
+int rollout_generate(Model *m, const Bpe *tok, const RolloutOpts *o, const RolloutPrompt *prompts,
+                     int np, Progress *progress, RolloutResult *out, Err *e);
+void rollout_result_free(RolloutResult *r);
+const char *rollout_finish_name(RolloutFinish f);
+
+// The ChatML prompt of one user message (DESIGN.md chat template), ending in
+// the assistant header so the model answers:
+//   <|im_start|>system\n{system}<|im_end|>\n   (when system is non-NULL)
+//   <|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n
+// Appends ids to out. Returns 0, or -1 when tok lacks <|im_start|> or
+// <|im_end|> ("tokenizer has no chat tokens: ...").
+int rollout_chat_prompt(const Bpe *tok, const char *system, const char *user, BpeIds *out, Err *e);
+
+// Sample one token from logits (V) at temperature/top-k/top-p with rng;
+// *logp gets its log-prob under softmax(logits / T) (T = 1 when greedy).
+// scratch holds 2*V floats. Exposed for tests and for other samplers.
+int32_t rollout_sample_token(const float *logits, int V, float temperature, int top_k, float top_p,
+                             Rng *rng, float *scratch, float *logp);

@@ -1,0 +1,257 @@
+// test_rollout.c: the rollout engine on a tiny random model and a tokenizer
+// trained here. The key property: the log-probs it records equal a full
+// forward pass over the same sequences, batched or not, shared prefix or not.
+#include <math.h>
+
+#include "common/base.h"
+#include "model/model.h"
+#include "rollout/rollout.h"
+#include "tests/test.h"
+#include "tokenizer/bpe.h"
+
+static Bpe *g_tok;
+static Model *g_model;
+
+static void setup(void) {
+    if (g_model) return;
+    Err e = {0};
+    BpeTrainOpts o = {.vocab_size = 320, .threads = 1};
+    BpeTrainer *t = bpe_trainer_new(&o, &e);
+    RS_CHECK(t);
+    const char *text = "The quick brown fox jumps over the lazy dog. 12 + 34 = 46. Answer: 46.\n";
+    for (int i = 0; i < 40; i++) bpe_trainer_add(t, text, strlen(text));
+    g_tok = bpe_trainer_finish(t, &e);
+    bpe_trainer_free(t);
+    RS_CHECK(g_tok);
+    ModelConfig cfg;
+    RS_CHECK(model_config_preset("test", &cfg, &e) == 0);
+    cfg.vocab_size = bpe_vocab_size(g_tok);
+    cfg.max_position_embeddings = 96;
+    g_model = model_new(&cfg, 0, &e);
+    RS_CHECK(g_model);
+    // Larger-than-default init so the distribution is far from uniform and
+    // sampling actually depends on the logits.
+    model_init_random(g_model, 3);
+    float *p = model_params(g_model);
+    for (size_t i = 0; i < model_num_params(g_model); i++) p[i] *= 4.0f;
+}
+
+static void encode(const char *s, BpeIds *ids) { bpe_encode(g_tok, s, strlen(s), BPE_SPECIAL_NONE, ids); }
+
+// Max |logp(rollout) - logp(full forward)| over every sample of r.
+static double max_logp_error(const RolloutPrompt *prompts, const RolloutResult *r) {
+    double worst = 0;
+    Err e = {0};
+    for (int i = 0; i < r->n; i++) {
+        const RolloutSample *s = &r->samples[i];
+        const RolloutPrompt *p = &prompts[s->prompt];
+        int T = p->len + s->n - 1;  // inputs: prompt + all but the last generated token
+        int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)T), *tg = xmalloc(sizeof(int32_t) * (size_t)T);
+        float *lp = xmalloc(sizeof(float) * (size_t)T);
+        for (int t = 0; t < T; t++) {
+            ids[t] = t < p->len ? p->ids[t] : s->ids[t - p->len];
+            int nt = t + 1;
+            tg[t] = nt < p->len ? -1 : s->ids[nt - p->len];
+        }
+        RS_CHECK(model_forward(g_model, ids, tg, 1, T, lp, NULL, &e) == 0);
+        for (int k = 0; k < s->n; k++) worst = fmax(worst, fabs(lp[p->len - 1 + k] - s->logp[k]));
+        free(ids), free(tg), free(lp);
+    }
+    return worst;
+}
+
+TEST(logprobs_match_full_forward_batch_1_and_8) {
+    setup();
+    BpeIds a = {0}, b = {0};
+    encode("The quick brown", &a);
+    encode("12 + 34 =", &b);
+    RolloutOpts o = rollout_defaults();
+    o.max_new_tokens = 20;
+    // Batch 1, one prompt, one sample: no sharing.
+    o.batch = 1;
+    RolloutPrompt one = {.ids = a.data, .len = (int)a.len, .n_samples = 1, .seed = 1};
+    RolloutResult r;
+    Err e = {0};
+    REQUIRE(rollout_generate(g_model, g_tok, &o, &one, 1, NULL, &r, &e) == 0);
+    CHECK_EQ(r.n, 1);
+    CHECK(r.samples[0].n > 0);
+    double err1 = max_logp_error(&one, &r);
+    CHECK_MSG(err1 < 1e-4, "batch 1: max |dlogp| %g", err1);
+    rollout_result_free(&r);
+    // Batch 8, shared prefixes (G = 4 of each of two prompts).
+    o.batch = 8;
+    RolloutPrompt two[2] = {{a.data, (int)a.len, 4, 5}, {b.data, (int)b.len, 4, 6}};
+    REQUIRE(rollout_generate(g_model, g_tok, &o, two, 2, NULL, &r, &e) == 0);
+    CHECK_EQ(r.n, 8);
+    double err8 = max_logp_error(two, &r);
+    CHECK_MSG(err8 < 1e-4, "batch 8 shared: max |dlogp| %g", err8);
+    rollout_result_free(&r);
+    // Batch 8, eight separate prompts without sharing, of different lengths.
+    RolloutPrompt eight[8];
+    for (int i = 0; i < 8; i++) eight[i] = (RolloutPrompt){a.data, 1 + i % (int)a.len, 1, (uint64_t)(10 + i)};
+    REQUIRE(rollout_generate(g_model, g_tok, &o, eight, 8, NULL, &r, &e) == 0);
+    double err8b = max_logp_error(eight, &r);
+    CHECK_MSG(err8b < 1e-4, "batch 8 separate: max |dlogp| %g", err8b);
+    rollout_result_free(&r);
+    bpe_ids_free(&a);
+    bpe_ids_free(&b);
+}
+
+TEST(same_seed_same_samples_whatever_the_batch) {
+    setup();
+    BpeIds a = {0};
+    encode("The lazy dog", &a);
+    RolloutOpts o = rollout_defaults();
+    o.max_new_tokens = 16;
+    o.top_p = 0.9f;
+    RolloutPrompt p[2] = {{a.data, (int)a.len, 5, 42}, {a.data, 2, 3, 43}};
+    RolloutResult r1, r8;
+    Err e = {0};
+    o.batch = 1;
+    REQUIRE(rollout_generate(g_model, g_tok, &o, p, 2, NULL, &r1, &e) == 0);
+    o.batch = 8;
+    REQUIRE(rollout_generate(g_model, g_tok, &o, p, 2, NULL, &r8, &e) == 0);
+    REQUIRE(r1.n == 8 && r8.n == 8);
+    int distinct = 0;
+    for (int i = 0; i < 8; i++) {
+        CHECK_EQ(r1.samples[i].n, r8.samples[i].n);
+        CHECK(r1.samples[i].n == r8.samples[i].n &&
+              memcmp(r1.samples[i].ids, r8.samples[i].ids, sizeof(int32_t) * (size_t)r1.samples[i].n) == 0);
+        CHECK_STR_EQ(r1.samples[i].text, r8.samples[i].text);
+        CHECK_EQ(r1.samples[i].prompt, i < 5 ? 0 : 1);
+        CHECK_EQ(r1.samples[i].index, i < 5 ? i : i - 5);
+        if (i > 0 && (r1.samples[i].n != r1.samples[0].n ||
+                      memcmp(r1.samples[i].ids, r1.samples[0].ids, sizeof(int32_t) * (size_t)r1.samples[0].n)))
+            distinct++;
+    }
+    CHECK_MSG(distinct > 0, "the G samples of a prompt must differ (per-sample seeds)");
+    rollout_result_free(&r1);
+    rollout_result_free(&r8);
+    bpe_ids_free(&a);
+}
+
+TEST(stop_ids_stop_strings_and_length) {
+    setup();
+    BpeIds a = {0};
+    encode("12 + 34", &a);
+    RolloutOpts o = rollout_defaults();
+    o.temperature = 0;
+    o.max_new_tokens = 12;
+    RolloutPrompt p = {a.data, (int)a.len, 1, 1};
+    RolloutResult g;
+    Err e = {0};
+    REQUIRE(rollout_generate(g_model, g_tok, &o, &p, 1, NULL, &g, &e) == 0);
+    REQUIRE(g.samples[0].n == 12);
+    CHECK_EQ(g.samples[0].finish, ROLLOUT_LENGTH);
+    // Stop at the id greedy decoding produces third: ends there, id kept.
+    int32_t stop = g.samples[0].ids[2];
+    int first = 0;
+    while (g.samples[0].ids[first] != stop) first++;
+    o.stop_ids = &stop;
+    o.n_stop_ids = 1;
+    RolloutResult s;
+    REQUIRE(rollout_generate(g_model, g_tok, &o, &p, 1, NULL, &s, &e) == 0);
+    CHECK_EQ(s.samples[0].n, first + 1);
+    CHECK_EQ(s.samples[0].finish, ROLLOUT_STOP);
+    CHECK_EQ(s.samples[0].ids[first], stop);
+    rollout_result_free(&s);
+    // A stop string taken from the middle of the greedy text cuts it there.
+    const char *full = g.samples[0].text;
+    size_t L = strlen(full);
+    REQUIRE(L >= 4);
+    char needle[3] = {full[L / 2], full[L / 2 + 1], 0};
+    const char *stops[] = {needle};
+    o.n_stop_ids = 0;
+    o.stop_strs = stops;
+    o.n_stop_strs = 1;
+    REQUIRE(rollout_generate(g_model, g_tok, &o, &p, 1, NULL, &s, &e) == 0);
+    CHECK_EQ(s.samples[0].finish, ROLLOUT_STOP);
+    size_t cut = (size_t)(strstr(full, needle) - full);
+    CHECK_EQ(strlen(s.samples[0].text), cut);
+    CHECK(strncmp(s.samples[0].text, full, cut) == 0);
+    rollout_result_free(&s);
+    rollout_result_free(&g);
+    bpe_ids_free(&a);
+}
+
+TEST(context_limit_and_bad_prompts) {
+    setup();
+    int32_t ids[100];
+    for (int i = 0; i < 100; i++) ids[i] = i % 200;
+    RolloutOpts o = rollout_defaults();
+    o.max_new_tokens = 50;
+    RolloutResult r;
+    Err e = {0};
+    RolloutPrompt too_long = {ids, 100, 1, 1};
+    CHECK_EQ(rollout_generate(g_model, g_tok, &o, &too_long, 1, NULL, &r, &e), -1);
+    CHECK_CONTAINS(e.msg, "context of 96");
+    // 90 tokens leave room for 6: the sample ends by length at the context.
+    RolloutPrompt near = {ids, 90, 1, 1};
+    REQUIRE(rollout_generate(g_model, g_tok, &o, &near, 1, NULL, &r, &e) == 0);
+    CHECK_EQ(r.samples[0].finish, ROLLOUT_LENGTH);
+    CHECK_EQ(r.samples[0].n, 6);
+    rollout_result_free(&r);
+    int32_t bad = 100000;
+    RolloutPrompt oob = {&bad, 1, 1, 1};
+    CHECK_EQ(rollout_generate(g_model, g_tok, &o, &oob, 1, NULL, &r, &e), -1);
+    CHECK_EQ(r.n, 0);
+}
+
+TEST(sampler_truncation_and_frequencies) {
+    float logits[4] = {2.0f, 1.0f, 0.5f, -1.0f};
+    float scratch[8], lp;
+    Rng rng;
+    rng_seed(&rng, 9);
+    // Greedy and top-k 1 both give the argmax; logp is the full log-softmax.
+    double lse = log(exp(2.0) + exp(1.0) + exp(0.5) + exp(-1.0));
+    CHECK_EQ(rollout_sample_token(logits, 4, 0, 0, 1, &rng, scratch, &lp), 0);
+    CHECK_NEAR(lp, 2.0 - lse, 1e-6);
+    for (int i = 0; i < 50; i++) CHECK_EQ(rollout_sample_token(logits, 4, 1, 1, 1, &rng, scratch, &lp), 0);
+    // top-p 0.6: p = .61, .22, .14, .03 -> only token 0 survives.
+    for (int i = 0; i < 50; i++) CHECK_EQ(rollout_sample_token(logits, 4, 1, 0, 0.6f, &rng, scratch, &lp), 0);
+    // Full sampling follows softmax frequencies.
+    int hist[4] = {0};
+    const int n = 40000;
+    for (int i = 0; i < n; i++) hist[rollout_sample_token(logits, 4, 1, 0, 1, &rng, scratch, &lp)]++;
+    for (int k = 0; k < 4; k++) CHECK_NEAR((double)hist[k] / n, exp(logits[k] - lse), 0.01);
+    // top-k 2 renormalises over the two best.
+    memset(hist, 0, sizeof hist);
+    for (int i = 0; i < n; i++) hist[rollout_sample_token(logits, 4, 1, 2, 1, &rng, scratch, &lp)]++;
+    CHECK_EQ(hist[2] + hist[3], 0);
+    CHECK_NEAR((double)hist[0] / n, exp(2.0) / (exp(2.0) + exp(1.0)), 0.01);
+    // Temperature sharpens: the logp is at that temperature.
+    rollout_sample_token(logits, 4, 0.5f, 1, 1, &rng, scratch, &lp);
+    CHECK_NEAR(lp, 4.0 - log(exp(4.0) + exp(2.0) + exp(1.0) + exp(-2.0)), 1e-5);
+}
+
+TEST(chat_prompt_needs_chat_tokens) {
+    setup();
+    BpeIds ids = {0};
+    Err e = {0};
+    // The trained tokenizer has the default specials, chat tokens included.
+    REQUIRE(rollout_chat_prompt(g_tok, NULL, "hi", &ids, &e) == 0);
+    Buf b = {0};
+    REQUIRE(bpe_decode(g_tok, ids.data, ids.len, &b, &e) == 0);
+    CHECK_STR_EQ(b.data, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+    CHECK_EQ(ids.data[0], bpe_special_id(g_tok, "<|im_start|>"));
+    buf_free(&b);
+    bpe_ids_free(&ids);
+    // A tokenizer without them: a clear error.
+    BpeTrainOpts o = {.vocab_size = 260, .threads = 1, .specials = (const char *const[]){"<|endoftext|>"}, .n_specials = 1};
+    BpeTrainer *t = bpe_trainer_new(&o, &e);
+    REQUIRE(t);
+    bpe_trainer_add(t, "abc abc abd", 11);
+    Bpe *plain = bpe_trainer_finish(t, &e);
+    bpe_trainer_free(t);
+    REQUIRE(plain);
+    CHECK_EQ(rollout_chat_prompt(plain, NULL, "hi", &ids, &e), -1);
+    CHECK_CONTAINS(e.msg, "no chat tokens");
+    bpe_free(plain);
+}
+
+TEST(teardown) {
+    model_free(g_model);
+    bpe_free(g_tok);
+    g_model = NULL;
+    g_tok = NULL;
+}
