@@ -1,0 +1,98 @@
+// bench/rollout.c: sampling throughput of the rollout engine on the `small`
+// preset (random weights), at batch 1, 8, 32 and 64, and the cost of
+// prefix sharing: G = 16 samples of a 512-token prompt against the prefill
+// of one, and against 16 unshared copies — all measured in the same run.
+//   make build/bench/rollout && build/bench/rollout
+#include <stdio.h>
+#include <string.h>
+
+#include "common/base.h"
+#include "model/model.h"
+#include "rollout/rollout.h"
+#include "tokenizer/bpe.h"
+
+static Bpe *train_tokenizer(int vocab) {
+    // Words built from syllables: enough distinct pairs for `vocab` merges.
+    static const char *syl[] = {"ka", "to", "ri", "mu", "sen", "lo", "pa", "di", "ne", "vor", "qu", "el", "an", "st"};
+    Rng r;
+    rng_seed(&r, 1);
+    Buf text = {0};
+    for (int w = 0; w < 400000; w++) {
+        int n = 1 + (int)rng_below(&r, 4);
+        for (int k = 0; k < n; k++) buf_puts(&text, syl[rng_below(&r, RS_ARRAY_LEN(syl))]);
+        buf_putc(&text, w % 17 == 16 ? '\n' : ' ');
+    }
+    Err e = {0};
+    BpeTrainOpts o = {.vocab_size = vocab};
+    BpeTrainer *t = bpe_trainer_new(&o, &e);
+    RS_CHECK(t);
+    bpe_trainer_add(t, text.data, text.len);
+    Bpe *tok = bpe_trainer_finish(t, &e);
+    RS_CHECK(tok);
+    bpe_trainer_free(t);
+    buf_free(&text);
+    return tok;
+}
+
+// Seconds to generate n_new tokens for each of n_prompts prompts of len tokens
+// (G samples each) at the given batch; *tokens gets the tokens generated.
+static double run(Model *m, const Bpe *tok, int batch, int n_prompts, int len, int G, int n_new, long *tokens) {
+    int V = model_config(m)->vocab_size;
+    int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)len);
+    for (int i = 0; i < len; i++) ids[i] = 256 + i % (V - 256 - 8);
+    RolloutPrompt *p = xcalloc((size_t)n_prompts, sizeof *p);
+    for (int i = 0; i < n_prompts; i++) p[i] = (RolloutPrompt){ids, len, G, (uint64_t)i};
+    RolloutOpts o = rollout_defaults();
+    o.batch = batch;
+    o.max_new_tokens = n_new;
+    RolloutResult r;
+    Err e = {0};
+    if (rollout_generate(m, tok, &o, p, n_prompts, NULL, &r, &e) != 0) RS_ABORT("%s", e.msg);
+    double s = r.seconds;
+    if (tokens) *tokens = r.tokens;
+    rollout_result_free(&r);
+    free(p);
+    free(ids);
+    return s;
+}
+
+int main(void) {
+    Bpe *tok = train_tokenizer(4096);
+    Err e = {0};
+    ModelConfig cfg;
+    RS_CHECK(model_config_preset("small", &cfg, &e) == 0);
+    cfg.vocab_size = bpe_vocab_size(tok);
+    cfg.max_position_embeddings = 1024;
+    Model *m = model_new(&cfg, 0, &e);
+    RS_CHECK(m);
+    model_init_random(m, 1);
+    printf("rollout bench: preset small (C %d, L %d, NH %d, V %d, %.1fM params)\n", cfg.hidden_size,
+           cfg.num_hidden_layers, cfg.num_attention_heads, cfg.vocab_size, model_config_num_params(&cfg) / 1e6);
+
+    // Warm up the allocator and BLAS threads.
+    run(m, tok, 8, 8, 32, 1, 8, NULL);
+    printf("\n%-8s %10s %12s %10s\n", "batch", "sequences", "tokens/s", "vs b=1");
+    const int batches[] = {1, 8, 32, 64};
+    double tps1 = 0;
+    for (int i = 0; i < 4; i++) {
+        int b = batches[i], n = b < 4 ? 4 : b;
+        long toks;
+        double s = run(m, tok, b, n, 32, 1, 64, &toks);
+        double tps = toks / s;
+        if (b == 1) tps1 = tps;
+        printf("%-8d %10d %12.0f %9.2fx\n", b, n, tps, tps / tps1);
+    }
+
+    // Prefix sharing: one prefill of the prompt, forked into 16 slots.
+    double one = run(m, tok, 16, 1, 512, 1, 1, NULL);
+    double shared = run(m, tok, 16, 1, 512, 16, 1, NULL);
+    double unshared = run(m, tok, 16, 16, 512, 1, 1, NULL);
+    printf("\nprefix sharing, 512-token prompt, first token only:\n");
+    printf("  prefill of one           %8.1f ms\n", one * 1e3);
+    printf("  G=16 shared prefix       %8.1f ms  (%.2fx the prefill of one; target < 1.2x)\n", shared * 1e3,
+           shared / one);
+    printf("  16 unshared copies       %8.1f ms  (%.2fx)\n", unshared * 1e3, unshared / one);
+    model_free(m);
+    bpe_free(tok);
+    return 0;
+}

@@ -1,0 +1,175 @@
+// cmd_eval.c: `reasoner eval`: AIME-style accuracy of a model on problem
+// sets (avg@k, pass@k, maj@k), graded by the verifier farm.
+//   reasoner eval --model out/sft --problems aime24.jsonl math500.jsonl -k 16 \
+//       --temperature 0.6 --max-tokens 4096 --farm local:4 --out out/eval
+#include <stdio.h>
+#include <string.h>
+
+#include "common/args.h"
+#include "common/base.h"
+#include "common/fsutil.h"
+#include "policy/eval.h"
+
+typedef struct {
+    const char *model, *out, *farm, *system, *templates, *few_shot_from, *plugins_dir;
+    ArgList problems, plugins;
+    int k, top_k, max_tokens, batch, chat, few_shot, limit, skip_bad;
+    double temperature, top_p, timeout;
+    int64_t seed;
+} EvalArgs;
+
+static int add_plugins(VerifierSet *vs, const EvalArgs *a, Err *e) {
+    for (int i = 0; i < a->plugins.n; i++) {
+        const char *spec = a->plugins.items[i], *eq = strchr(spec, '=');
+        if (!eq || eq == spec || !eq[1]) return err_set(e, "--plugin %s: expected NAME=PATH", spec);
+        char *name = xstrndup(spec, (size_t)(eq - spec));
+        int rc = verifier_set_add_plugin(vs, name, eq + 1, e);
+        free(name);
+        if (rc != 0) return -1;
+    }
+    if (a->plugins_dir && verifier_set_add_plugin_dir(vs, a->plugins_dir, e) != 0) return -1;
+    return 0;
+}
+
+// Keep the first `limit` problems of a set (limit <= 0: all).
+static void limit_set(ProblemSet *s, int limit) {
+    if (limit <= 0 || s->n <= limit) return;
+    for (int i = limit; i < s->n; i++) cJSON_Delete(s->items[i].json);
+    s->n = limit;
+}
+
+static void print_table(const EvalSet *sets, int n, const char *out) {
+    printf("%-20s %8s %8s %9s %9s %9s %8s %6s\n", "set", "problems", "samples", "avg@K", "pass@K", "maj@K", "tokens",
+           "trunc");
+    for (int i = 0; i < n; i++) {
+        const EvalMetrics *m = &sets[i].metrics;
+        int last = m->n_ks - 1;
+        printf("%-20s %8d %8ld %9.3f %9.3f %9.3f %8.1f %5.1f%%\n", sets[i].name, m->n_problems, m->n_samples,
+               m->avg_at_k, last >= 0 ? m->pass_at[last] : 0, last >= 0 ? m->maj_at[last] : 0, m->mean_length,
+               100 * m->truncated_share);
+        for (int j = 0; j < m->n_ks; j++)
+            printf("  pass@%-3d %.3f   maj@%-3d %.3f\n", m->ks[j], m->pass_at[j], m->ks[j], m->maj_at[j]);
+    }
+    printf("samples: %s/samples.jsonl  summary: %s/summary.json  report: %s/report.html\n", out, out, out);
+}
+
+static int run(EvalArgs *a) {
+    Err e = {0};
+    int rc = 1, nsets = a->problems.n;
+    Model *m = NULL;
+    Bpe *tok = NULL;
+    ProblemSet **ps = xcalloc((size_t)nsets, sizeof *ps), *shots = NULL;
+    EvalSet *sets = xcalloc((size_t)nsets, sizeof *sets);
+    char **names = xcalloc((size_t)nsets, sizeof(char *));
+    VerifierSet *vs = verifier_set_new();
+    if (add_plugins(vs, a, &e) != 0) goto done;
+    if (!(m = model_load(a->model, 0, &e))) goto done;
+    if (!(tok = bpe_load(a->model, &e))) goto done;
+    if (bpe_vocab_size(tok) > model_config(m)->vocab_size) {
+        err_set(&e, "%s: tokenizer has %d tokens but the model's vocab_size is %d", a->model, bpe_vocab_size(tok),
+                model_config(m)->vocab_size);
+        goto done;
+    }
+    for (int i = 0; i < nsets; i++) {
+        if (!(ps[i] = problems_load(a->problems.items[i], a->skip_bad, &e))) goto done;
+        if (ps[i]->n_bad) fprintf(stderr, "reasoner eval: %s: skipped %d bad records (first: %s)\n", ps[i]->path, ps[i]->n_bad, ps[i]->first_bad);
+        limit_set(ps[i], a->limit);
+        names[i] = xstrdup(ps[i]->stem);
+        for (int j = 0; j < i; j++)
+            if (strcmp(names[j], names[i]) == 0) {
+                Buf b = {0};
+                buf_printf(&b, "%s_%d", names[i], i);
+                free(names[i]);
+                names[i] = buf_take(&b);
+            }
+        sets[i] = (EvalSet){.name = names[i], .problems = ps[i]};
+    }
+    if (a->few_shot > 0) {
+        if (!a->few_shot_from) {
+            err_set(&e, "--few-shot needs --few-shot-from FILE (problems with answers or solutions)");
+            goto done;
+        }
+        if (!(shots = problems_load(a->few_shot_from, 0, &e))) goto done;
+    }
+    EvalOpts o = eval_defaults();
+    o.k = a->k;
+    o.ro.temperature = (float)a->temperature;
+    o.ro.top_p = (float)a->top_p;
+    o.ro.top_k = a->top_k;
+    o.ro.max_new_tokens = a->max_tokens;
+    o.ro.batch = a->batch;
+    o.seed = (uint64_t)a->seed;
+    o.chat = a->chat;
+    o.system = a->system;
+    o.templates_dir = a->templates;
+    o.shots = shots;
+    o.n_shots = a->few_shot;
+    o.farm = a->farm;
+    o.verifiers = vs;
+    o.grade_timeout_s = a->timeout;
+    fprintf(stderr, "reasoner eval: model %s, %d set(s), k=%d, temperature %.2f, top-p %.2f, max tokens %d, farm %s\n",
+            a->model, nsets, a->k, a->temperature, a->top_p, a->max_tokens, a->farm);
+    if (eval_run(m, tok, sets, nsets, &o, a->out, &e) != 0) goto done;
+    print_table(sets, nsets, a->out);
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "reasoner eval: %s\n", e.msg);
+    for (int i = 0; i < nsets; i++) problems_free(ps[i]), free(names[i]);
+    problems_free(shots);
+    free(ps), free(sets), free(names);
+    verifier_set_free(vs);
+    bpe_free(tok);
+    model_free(m);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    EvalArgs a = {.out = "out/eval", .farm = "local:2", .k = 1, .max_tokens = 512, .batch = 32, .chat = 1,
+                  .temperature = 1.0, .top_p = 1.0, .timeout = 600, .plugins_dir = NULL};
+    ArgSpec specs[] = {
+        {"model", 'm', ARG_STR, &a.model, "DIR", "checkpoint folder (config.json, model.safetensors, tokenizer.json)"},
+        {"problems", 'p', ARG_LIST, &a.problems, "FILE", "problem files: project JSONL or GSM8K/MATH/AIME/HumanEval/MBPP as published"},
+        {"k", 'k', ARG_INT, &a.k, "K", "samples per problem"},
+        {"temperature", 't', ARG_FLOAT, &a.temperature, "T", "sampling temperature (0 = greedy)"},
+        {"top-p", 0, ARG_FLOAT, &a.top_p, "P", "nucleus sampling"},
+        {"top-k", 0, ARG_INT, &a.top_k, "N", "sample among the N most likely tokens (0 = off)"},
+        {"max-tokens", 0, ARG_INT, &a.max_tokens, "N", "new tokens per sample"},
+        {"batch", 0, ARG_INT, &a.batch, "N", "sequences decoded together"},
+        {"seed", 0, ARG_I64, &a.seed, "S", "sampling seed"},
+        {"farm", 0, ARG_STR, &a.farm, "ENDPOINT", "verifier farm: local:N, tcp://HOST:PORT, ipc://PATH, or none"},
+        {"timeout", 0, ARG_FLOAT, &a.timeout, "SECS", "deadline for grading all samples"},
+        {"chat", 0, ARG_FLAG, &a.chat, NULL, "ChatML prompts; --no-chat for base models"},
+        {"system", 0, ARG_STR, &a.system, "TEXT", "system message in chat mode"},
+        {"templates", 0, ARG_STR, &a.templates, "DIR", "prompt templates (math.txt, code.txt, open.txt)"},
+        {"few-shot", 0, ARG_INT, &a.few_shot, "N", "plain mode: N worked examples before each problem"},
+        {"few-shot-from", 0, ARG_STR, &a.few_shot_from, "FILE", "problems to take the examples from"},
+        {"limit", 0, ARG_INT, &a.limit, "N", "first N problems of each set"},
+        {"skip-bad", 0, ARG_FLAG, &a.skip_bad, NULL, "skip bad problem records (counted) instead of failing"},
+        {"plugin", 0, ARG_LIST, &a.plugins, "NAME=PATH", "external verifier program"},
+        {"plugins", 0, ARG_STR, &a.plugins_dir, "DIR", "folder of verifier programs"},
+        {"out", 'o', ARG_STR, &a.out, "DIR", "writes samples.jsonl, summary.json, report.html"},
+    };
+    ArgCmd cmd = {.name = "reasoner eval",
+                  .summary = "Sample K answers per problem, grade them through the verifier farm, and report avg@k, "
+                             "pass@k (unbiased) and maj@k per problem set.",
+                  .usage_args = "--model DIR --problems FILE... [flags]",
+                  .epilog = "example:\n  reasoner eval --model out/sft --problems aime24.jsonl -k 16 --temperature 0.6 "
+                            "--max-tokens 4096",
+                  .specs = specs,
+                  .nspecs = (int)RS_ARRAY_LEN(specs)};
+    int rc = args_parse(&cmd, argc, argv);
+    if (rc == ARGS_OK && (!a.model || a.problems.n == 0)) {
+        fprintf(stderr, "reasoner eval: --model and --problems are required\nusage: reasoner eval %s  (see --help)\n",
+                cmd.usage_args);
+        rc = ARGS_USAGE;
+    }
+    if (rc == ARGS_OK && a.k < 1) {
+        fprintf(stderr, "reasoner eval: -k must be at least 1\n");
+        rc = ARGS_USAGE;
+    }
+    if (rc == ARGS_OK) rc = run(&a);
+    else rc = ARGS_EXIT_CODE(rc);
+    args_list_free(&a.problems);
+    args_list_free(&a.plugins);
+    return rc;
+}

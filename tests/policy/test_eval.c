@@ -1,0 +1,196 @@
+// test_eval.c: eval_run end to end on a tiny random model: prompts, sampling,
+// grading (in process and through a local farm), metrics and the files it
+// writes. A test verifier marks a response correct when it equals the
+// problem's answer, so the expected accuracy is known exactly.
+#include <math.h>
+
+#include "common/base.h"
+#include "common/fsutil.h"
+#include "common/json.h"
+#include "common/jsonl.h"
+#include "policy/eval.h"
+#include "tests/test.h"
+
+static Bpe *g_tok;
+static Model *g_model;
+
+static int exact_grade(const Verifier *self, const VerifyJob *job, VerifyResult *out, Err *e) {
+    const char *want = json_opt_str(job->problem, "answer", "");
+    int ok = strcmp(job->response, want) == 0;
+    verify_result_set(out, ok ? "correct" : "wrong", ok, "exact match");
+    // The vote key: a hash of the response, never empty (a random model's
+    // responses may be only whitespace, which answer normalisation drops).
+    char key[32];
+    unsigned h = 2166136261u;
+    for (const char *c = job->response; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+    snprintf(key, sizeof key, "r%08x", h);
+    out->extracted = xstrdup(key);
+    return 0;
+}
+
+static void setup(void) {
+    if (g_model) return;
+    Err e = {0};
+    BpeTrainOpts o = {.vocab_size = 300, .threads = 1};
+    BpeTrainer *t = bpe_trainer_new(&o, &e);
+    RS_CHECK(t);
+    const char *text = "What is 2 + 3? The answer is 5. What is 7 - 4? The answer is 3.\n";
+    for (int i = 0; i < 30; i++) bpe_trainer_add(t, text, strlen(text));
+    g_tok = bpe_trainer_finish(t, &e);
+    bpe_trainer_free(t);
+    RS_CHECK(g_tok);
+    ModelConfig cfg;
+    RS_CHECK(model_config_preset("test", &cfg, &e) == 0);
+    cfg.vocab_size = bpe_vocab_size(g_tok);
+    cfg.max_position_embeddings = 128;
+    g_model = model_new(&cfg, 0, &e);
+    RS_CHECK(g_model);
+    model_init_random(g_model, 11);
+}
+
+static ProblemSet *make_set(int n, const char *const *answers) {
+    ProblemSet *s = problems_set_new("mem");
+    for (int i = 0; i < n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        char id[32], q[64];
+        snprintf(id, sizeof id, "p%d", i);
+        snprintf(q, sizeof q, "What is %d + %d?", i, i + 1);
+        cJSON_AddStringToObject(p, "id", id);
+        cJSON_AddStringToObject(p, "kind", "math");
+        cJSON_AddStringToObject(p, "prompt", q);
+        cJSON_AddStringToObject(p, "answer", answers ? answers[i] : "no such answer");
+        cJSON_AddStringToObject(p, "verifier", "exact");
+        Err e = {0};
+        RS_CHECK(problems_add(s, p, i + 1, "mem", &e) == 0);
+    }
+    return s;
+}
+
+static EvalOpts opts(VerifierSet *vs, const char *farm) {
+    EvalOpts o = eval_defaults();
+    o.chat = 0;
+    o.ro.temperature = 0;  // greedy: the responses are known after one run
+    o.ro.max_new_tokens = 6;
+    // A random model soon writes a blank line, plain mode's default stop;
+    // stop on something it never writes so responses are 6 tokens of text.
+    static const char *const never[] = {"@@@@"};
+    o.ro.stop_strs = never;
+    o.ro.n_stop_strs = 1;
+    o.k = 2;
+    o.farm = farm;
+    o.verifiers = vs;
+    return o;
+}
+
+static VerifierSet *test_verifiers(void) {
+    VerifierSet *vs = verifier_set_new();
+    Verifier v = {.name = "exact", .grade = exact_grade};
+    Err e = {0};
+    RS_CHECK(verifier_set_add(vs, &v, &e) == 0);
+    return vs;
+}
+
+// Responses of samples.jsonl in order.
+static int read_responses(const char *dir, char **out, int max) {
+    char *path = fs_join(dir, "samples.jsonl");
+    Err e = {0};
+    JsonlReader *r = jsonl_open(path, &e);
+    free(path);
+    if (!r) return -1;
+    cJSON *j;
+    int n = 0;
+    while (jsonl_next(r, &j, &e) == 1) {
+        if (n < max) out[n++] = xstrdup(json_opt_str(j, "response", ""));
+        cJSON_Delete(j);
+    }
+    jsonl_close(r);
+    return n;
+}
+
+TEST(accuracy_known_exactly_in_process_and_through_a_farm) {
+    setup();
+    VerifierSet *vs = test_verifiers();
+    Err e = {0};
+    // Run 1: wrong answers everywhere; learn the greedy responses.
+    ProblemSet *wrong = make_set(4, NULL);
+    EvalSet sets[1] = {{.name = "mem", .problems = wrong}};
+    EvalOpts o = opts(vs, "none");
+    char dir1[512];
+    snprintf(dir1, sizeof dir1, "%s", test_path("run1"));
+    REQUIRE(eval_run(g_model, g_tok, sets, 1, &o, dir1, &e) == 0);
+    CHECK_EQ(sets[0].metrics.n_problems, 4);
+    CHECK_EQ(sets[0].metrics.n_samples, 8);
+    CHECK_NEAR(sets[0].metrics.avg_at_k, 0, 0);
+    char *resp[8] = {0};
+    REQUIRE(read_responses(dir1, resp, 8) == 8);
+    // Greedy: both samples of a problem are the same, non-empty text.
+    for (int i = 0; i < 4; i++) CHECK_STR_EQ(resp[2 * i], resp[2 * i + 1]);
+    CHECK(strlen(resp[0]) > 0 && strlen(resp[4]) > 0);
+    // Run 2: problems 0 and 2 carry their greedy response as the answer.
+    const char *answers[4] = {resp[0], "nope", resp[4], "nope"};
+    ProblemSet *half = make_set(4, answers);
+    sets[0].problems = half;
+    char dir2[512];
+    snprintf(dir2, sizeof dir2, "%s", test_path("run2"));
+    REQUIRE(eval_run(g_model, g_tok, sets, 1, &o, dir2, &e) == 0);
+    CHECK_NEAR(sets[0].metrics.avg_at_k, 0.5, 1e-9);
+    CHECK_NEAR(sets[0].metrics.pass_at[0], 0.5, 1e-9);
+    CHECK_NEAR(sets[0].metrics.maj_at[sets[0].metrics.n_ks - 1], 0.5, 1e-9);
+    // The same through a local farm of two workers.
+    EvalOpts of = opts(vs, "local:2");
+    char dir3[512];
+    snprintf(dir3, sizeof dir3, "%s", test_path("run3"));
+    REQUIRE(eval_run(g_model, g_tok, sets, 1, &of, dir3, &e) == 0);
+    CHECK_NEAR(sets[0].metrics.avg_at_k, 0.5, 1e-9);
+    // Files: summary.json with the set's metrics, a report with SVG.
+    char *sp = fs_join(dir3, "summary.json");
+    cJSON *sum = json_read_file(sp, &e);
+    free(sp);
+    REQUIRE(sum);
+    const cJSON *m = cJSON_GetObjectItem(cJSON_GetObjectItem(sum, "sets"), "mem");
+    CHECK(m != NULL);
+    CHECK_NEAR(json_opt_num(m, "pass@1", -1), 0.5, 1e-9);
+    CHECK_EQ(json_opt_int(sum, "k", 0), 2);
+    cJSON_Delete(sum);
+    char *rp = fs_join(dir3, "report.html"), *html;
+    REQUIRE(fs_read_all(rp, &html, NULL, &e) == 0);
+    CHECK_CONTAINS(html, "<svg");
+    CHECK_CONTAINS(html, "Accuracy per problem set");
+    free(html);
+    free(rp);
+    for (int i = 0; i < 8; i++) free(resp[i]);
+    problems_free(wrong);
+    problems_free(half);
+    verifier_set_free(vs);
+}
+
+TEST(chat_mode_needs_chat_tokens) {
+    setup();
+    // A tokenizer without <|im_start|>: eval in chat mode is a clear error.
+    Err e = {0};
+    BpeTrainOpts o = {.vocab_size = 260, .threads = 1, .specials = (const char *const[]){"<|endoftext|>"}, .n_specials = 1};
+    BpeTrainer *t = bpe_trainer_new(&o, &e);
+    REQUIRE(t);
+    bpe_trainer_add(t, "abc abd", 7);
+    Bpe *plain = bpe_trainer_finish(t, &e);
+    bpe_trainer_free(t);
+    REQUIRE(plain);
+    ProblemSet *s = make_set(1, NULL);
+    EvalSet sets[1] = {{.name = "mem", .problems = s}};
+    EvalOpts eo = eval_defaults();
+    eo.farm = "none";
+    eo.templates_dir = test_tmpdir();  // templates are not reached: the chat check comes first
+    test_write_file(test_path("math.txt"), "{problem}\n");
+    test_write_file(test_path("code.txt"), "{problem}\n");
+    test_write_file(test_path("open.txt"), "{problem}\n");
+    CHECK_EQ(eval_run(g_model, plain, sets, 1, &eo, test_path("chat"), &e), -1);
+    CHECK_CONTAINS(e.msg, "no chat tokens");
+    problems_free(s);
+    bpe_free(plain);
+}
+
+TEST(teardown) {
+    model_free(g_model);
+    bpe_free(g_tok);
+    g_model = NULL;
+}
