@@ -1,6 +1,6 @@
 // cmd_eval.c: `reasoner eval`: AIME-style accuracy of a model on problem
 // sets (avg@k, pass@k, maj@k), graded by the verifier farm.
-//   reasoner eval --model out/sft --problems aime24.jsonl math500.jsonl -k 16 \
+//   reasoner eval --model out/sft --problems aime24.jsonl math500.jsonl -k 16
 //       --temperature 0.6 --max-tokens 4096 --farm local:4 --out out/eval
 #include <stdio.h>
 #include <string.h>
@@ -29,13 +29,6 @@ static int add_plugins(VerifierSet *vs, const EvalArgs *a, Err *e) {
     }
     if (a->plugins_dir && verifier_set_add_plugin_dir(vs, a->plugins_dir, e) != 0) return -1;
     return 0;
-}
-
-// Keep the first `limit` problems of a set (limit <= 0: all).
-static void limit_set(ProblemSet *s, int limit) {
-    if (limit <= 0 || s->n <= limit) return;
-    for (int i = limit; i < s->n; i++) cJSON_Delete(s->items[i].json);
-    s->n = limit;
 }
 
 static void print_table(const EvalSet *sets, int n, const char *out) {
@@ -73,7 +66,7 @@ static int run(EvalArgs *a) {
     for (int i = 0; i < nsets; i++) {
         if (!(ps[i] = problems_load(a->problems.items[i], a->skip_bad, &e))) goto done;
         if (ps[i]->n_bad) fprintf(stderr, "reasoner eval: %s: skipped %d bad records (first: %s)\n", ps[i]->path, ps[i]->n_bad, ps[i]->first_bad);
-        limit_set(ps[i], a->limit);
+        if (a->limit > 0) problems_truncate(ps[i], a->limit);
         names[i] = xstrdup(ps[i]->stem);
         for (int j = 0; j < i; j++)
             if (strcmp(names[j], names[i]) == 0) {
