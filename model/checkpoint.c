@@ -1,0 +1,276 @@
+// checkpoint.c: Hugging Face checkpoint folders — config.json and
+// model.safetensors with HF tensor names — plus the resume state beside them
+// (optimizer.safetensors, trainer_state.json, tokenizer.json). A full
+// checkpoint is built in "<dir>.tmp" and swapped into place, so a crash
+// leaves the old folder or the new one, never a mix.
+//
+//   model_checkpoint_save("runs/a/step_000100", m, opt, &st, "tok/tokenizer.json", &err);
+//   Model *m = model_load("runs/a/step_000100", MODEL_GRADS, &err);
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/base.h"
+#include "common/buf.h"
+#include "common/fsutil.h"
+#include "common/json.h"
+#include "model/model_impl.h"
+#include "model/safetensors.h"
+
+// ---------------------------------------------------------------------------
+// weights
+
+int model_save(const Model *m, const char *dir, Err *e) {
+    if (fs_mkdir_p(dir, e) != 0) return -1;
+    char *cfg_path = fs_join(dir, "config.json"), *st_path = fs_join(dir, "model.safetensors");
+    float *host = xmalloc(m->nparams * sizeof(float));
+    m->ops->download(m->cx, host, m->params, m->nparams * sizeof(float));
+    StWriteTensor *w = xcalloc((size_t)m->ntensors, sizeof *w);
+    for (int i = 0; i < m->ntensors; i++) {
+        const ModelTensor *t = &m->tensors[i];
+        w[i] = (StWriteTensor){.name = t->name, .ndim = t->ndim, .data = host + t->offset};
+        w[i].shape[0] = t->shape[0], w[i].shape[1] = t->shape[1];
+    }
+    cJSON *meta = cJSON_CreateObject();
+    cJSON_AddStringToObject(meta, "format", "pt");  // what transformers expects
+    int rc = model_config_save(&m->cfg, cfg_path, e);
+    if (rc == 0) rc = st_write_f32(st_path, w, m->ntensors, meta, e);
+    cJSON_Delete(meta);
+    free(w), free(host), free(cfg_path), free(st_path);
+    return rc;
+}
+
+// The files holding the weights: model.safetensors, or the shards named by
+// model.safetensors.index.json. files[i] is opened lazily for each tensor.
+typedef struct {
+    StFile **files;
+    char **names;
+    int n;
+    cJSON *index;  // weight_map of a sharded checkpoint, or NULL
+} WeightFiles;
+
+static void wf_close(WeightFiles *w) {
+    for (int i = 0; i < w->n; i++) st_close(w->files[i]), free(w->names[i]);
+    free(w->files), free(w->names);
+    cJSON_Delete(w->index);
+}
+
+static StFile *wf_get(WeightFiles *w, const char *dir, const char *file, Err *e) {
+    for (int i = 0; i < w->n; i++)
+        if (strcmp(w->names[i], file) == 0) return w->files[i];
+    if (strchr(file, '/') || strcmp(file, "..") == 0)
+        return err_set(e, "%s/model.safetensors.index.json: weight_map: bad file name '%s'", dir, file), NULL;
+    char *path = fs_join(dir, file);
+    StFile *f = st_open(path, e);
+    free(path);
+    if (!f) return NULL;
+    w->files = xrealloc(w->files, (size_t)(w->n + 1) * sizeof *w->files);
+    w->names = xrealloc(w->names, (size_t)(w->n + 1) * sizeof *w->names);
+    w->files[w->n] = f, w->names[w->n++] = xstrdup(file);
+    return f;
+}
+
+static int wf_open(WeightFiles *w, const char *dir, Err *e) {
+    memset(w, 0, sizeof *w);
+    char *single = fs_join(dir, "model.safetensors"), *index = fs_join(dir, "model.safetensors.index.json");
+    int rc = 0;
+    if (fs_exists(single)) rc = wf_get(w, dir, "model.safetensors", e) ? 0 : -1;
+    else if (fs_exists(index)) {
+        cJSON *j = json_read_file(index, e);
+        const cJSON *map = j ? cJSON_GetObjectItemCaseSensitive(j, "weight_map") : NULL;
+        if (!j) rc = -1;
+        else if (!cJSON_IsObject(map)) rc = err_set(e, "%s: field 'weight_map': missing", index);
+        else w->index = cJSON_DetachItemViaPointer(j, (cJSON *)map);
+        cJSON_Delete(j);
+    } else rc = err_set(e, "%s: no model.safetensors or model.safetensors.index.json", dir);
+    free(single), free(index);
+    return rc;
+}
+
+int model_load_weights(Model *m, const char *dir, Err *e) {
+    WeightFiles w;
+    if (wf_open(&w, dir, e) != 0) return wf_close(&w), -1;
+    float *host = xmalloc(m->nparams * sizeof(float));
+    int rc = 0;
+    for (int i = 0; i < m->ntensors && rc == 0; i++) {
+        const ModelTensor *t = &m->tensors[i];
+        const char *file = "model.safetensors";
+        if (w.index) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(w.index, t->name);
+            if (!cJSON_IsString(v)) {
+                rc = err_set(e, "%s/model.safetensors.index.json: tensor '%s': missing", dir, t->name);
+                break;
+            }
+            file = v->valuestring;
+        }
+        StFile *f = wf_get(&w, dir, file, e);
+        rc = f ? st_read_f32(f, t->name, host + t->offset, t->ndim, t->shape, e) : -1;
+    }
+    if (rc == 0) m->ops->upload(m->cx, m->params, host, m->nparams * sizeof(float));
+    free(host);
+    wf_close(&w);
+    return rc;
+}
+
+Model *model_load(const char *dir, int flags, Err *e) {
+    char *path = fs_join(dir, "config.json");
+    ModelConfig cfg;
+    int rc = model_config_load(path, &cfg, e);
+    free(path);
+    if (rc != 0) return NULL;
+    Model *m = model_new(&cfg, flags, e);
+    if (m && model_load_weights(m, dir, e) != 0) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+// ---------------------------------------------------------------------------
+// trainer_state.json
+
+void model_trainer_state_free(ModelTrainerState *s) {
+    if (!s) return;
+    cJSON_Delete(s->extra);
+    s->extra = NULL;
+}
+
+int model_trainer_state_save(const ModelTrainerState *st, const char *path, Err *e) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "step", (double)st->step);
+    cJSON_AddNumberToObject(j, "tokens_seen", (double)st->tokens_seen);
+    cJSON *rng = cJSON_AddArrayToObject(j, "rng");  // hex: JSON numbers lose 64-bit words
+    for (int i = 0; i < 4; i++) {
+        char hex[24];
+        snprintf(hex, sizeof hex, "%016" PRIx64, st->rng.s[i]);
+        cJSON_AddItemToArray(rng, cJSON_CreateString(hex));
+    }
+    if (st->extra) cJSON_AddItemToObject(j, "extra", cJSON_Duplicate(st->extra, 1));
+    int rc = json_write_file(path, j, e);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int parse_rng(const cJSON *a, Rng *r, const char *path, Err *e) {
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 4)
+        return err_set(e, "%s: field 'rng': expected 4 hex words", path);
+    for (int i = 0; i < 4; i++) {
+        const cJSON *v = cJSON_GetArrayItem(a, i);
+        char *end = NULL;
+        if (!cJSON_IsString(v) || strlen(v->valuestring) != 16)
+            return err_set(e, "%s: field 'rng[%d]': expected 16 hex digits", path, i);
+        errno = 0;
+        r->s[i] = strtoull(v->valuestring, &end, 16);
+        if (*end || errno) return err_set(e, "%s: field 'rng[%d]': expected 16 hex digits", path, i);
+    }
+    return 0;
+}
+
+int model_trainer_state_load(const char *dir, ModelTrainerState *st, Err *e) {
+    memset(st, 0, sizeof *st);
+    char *path = fs_join(dir, "trainer_state.json");
+    cJSON *j = json_read_file(path, e);
+    int rc = j ? 0 : -1;
+    if (rc == 0 && (json_get_int(j, "step", &st->step, path, e) != 0 ||
+                    json_get_int(j, "tokens_seen", &st->tokens_seen, path, e) != 0 ||
+                    parse_rng(cJSON_GetObjectItemCaseSensitive(j, "rng"), &st->rng, path, e) != 0))
+        rc = -1;
+    if (rc == 0 && (st->step < 0 || st->tokens_seen < 0))
+        rc = err_set(e, "%s: field 'step': must not be negative", path);
+    const cJSON *extra = j ? cJSON_GetObjectItemCaseSensitive(j, "extra") : NULL;
+    if (rc == 0 && extra) st->extra = cJSON_Duplicate(extra, 1);
+    cJSON_Delete(j);
+    free(path);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+// the whole folder, atomically
+
+// Remove a flat folder of files (a checkpoint we wrote). Best effort.
+static void remove_flat_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            char *p = fs_join(dir, de->d_name);
+            unlink(p);
+            free(p);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int copy_file(const char *src, const char *dst, Err *e) {
+    char *data;
+    size_t n;
+    if (fs_read_all(src, &data, &n, e) != 0) return -1;
+    int rc = fs_write_atomic(dst, data, n, e);
+    free(data);
+    return rc;
+}
+
+static void fsync_path(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) fsync(fd), close(fd);
+}
+
+// Put the finished tmp folder at dir: an atomic exchange when dir exists
+// (renameat2), else a plain rename; the old folder is then removed.
+static int swap_into_place(const char *tmp, const char *dir, Err *e) {
+    fsync_path(tmp);
+    if (!fs_exists(dir)) {
+        if (rename(tmp, dir) != 0) return err_errno(e, "%s: rename", dir);
+    } else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+        remove_flat_dir(tmp);  // now holds the old checkpoint
+    } else {  // filesystems without RENAME_EXCHANGE: a short window without dir
+        Buf old = {0};
+        buf_printf(&old, "%s.old", dir);
+        remove_flat_dir(old.data);
+        int rc = rename(dir, old.data) == 0 && rename(tmp, dir) == 0 ? 0 : err_errno(e, "%s: rename", dir);
+        if (rc == 0) remove_flat_dir(old.data);
+        buf_free(&old);
+        if (rc != 0) return -1;
+    }
+    char *parent = fs_join(dir, "..");
+    fsync_path(parent);
+    free(parent);
+    return 0;
+}
+
+int model_checkpoint_save(const char *dir_arg, const Model *m, const ModelAdamW *opt,
+                          const ModelTrainerState *st, const char *tokenizer_json, Err *e) {
+    char *dir = xstrdup(dir_arg);  // "ck/" -> "ck", so that the temp is a sibling
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = 0;
+    Buf tmp = {0};
+    buf_printf(&tmp, "%s.tmp", dir);
+    remove_flat_dir(tmp.data);
+    int rc = model_save(m, tmp.data, e);
+    char *p = NULL;
+    if (rc == 0 && opt) {
+        p = fs_join(tmp.data, "optimizer.safetensors");
+        rc = model_adamw_save(opt, p, e);
+        free(p);
+    }
+    if (rc == 0 && st) {
+        p = fs_join(tmp.data, "trainer_state.json");
+        rc = model_trainer_state_save(st, p, e);
+        free(p);
+    }
+    if (rc == 0 && tokenizer_json) {
+        p = fs_join(tmp.data, "tokenizer.json");
+        rc = copy_file(tokenizer_json, p, e);
+        free(p);
+    }
+    if (rc == 0) rc = swap_into_place(tmp.data, dir, e);
+    else remove_flat_dir(tmp.data);
+    buf_free(&tmp);
+    free(dir);
+    return rc;
+}

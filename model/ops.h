@@ -1,0 +1,155 @@
+// ops.h: the op table the transformer is written against. Each backend (CPU
+// now: C11 + OpenMP + cblas_sgemm; CUDA later: cuBLAS + kernels, bf16
+// compute) fills one ModelOps with the same signatures; the model code never
+// touches a backend directly. The CPU op is the specification: a CUDA op is
+// checked against it per element on random inputs.
+//
+// Conventions for every op:
+//   - All tensors are row-major float32 on the backend's memory (for CPU,
+//     host memory); shapes are in the comment on each argument.
+//   - N is a number of token positions (B*T flattened); C the model width;
+//     hd the head dimension; NH query heads, NKV key/value heads (GQA:
+//     NH % NKV == 0, query head h reads kv head h / (NH/NKV)).
+//   - The fused projection output "qkv" is (N, (NH + 2*NKV) * hd): per row,
+//     the NH query heads, then NKV key heads, then NKV value heads, each hd
+//     wide — exactly what one matmul with the concatenation of q_proj,
+//     k_proj, v_proj weights produces (the parameter table keeps them
+//     adjacent so that concatenation is free).
+//   - Backward ops ACCUMULATE into parameter gradients (dw, dbias: +=) and
+//     OVERWRITE activation gradients (dinp, dx, dqkv: =) unless the comment
+//     says otherwise, so no activation gradient buffer needs zeroing.
+//   - The first argument is the backend context (a stream and handles on
+//     CUDA; thread scratch on CPU). Ops never fail: shapes are the caller's
+//     invariants (RS_CHECK), not user input.
+// Thread-safety: one OpCtx per thread of control; ops on one ctx are serial.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct OpCtx OpCtx;
+
+typedef struct ModelOps {
+    const char *name;  // "cpu", "cuda"
+
+    // --- context and memory ---------------------------------------------
+    OpCtx *(*ctx_new)(void);
+    void (*ctx_free)(OpCtx *cx);                       // NULL is fine
+    void *(*alloc)(OpCtx *cx, size_t bytes);           // zeroed; aborts on OOM
+    void (*free)(OpCtx *cx, void *p);                  // NULL is fine
+    void (*upload)(OpCtx *cx, void *dst, const void *src, size_t bytes);    // host -> backend
+    void (*download)(OpCtx *cx, void *dst, const void *src, size_t bytes);  // backend -> host
+    void (*copy)(OpCtx *cx, void *dst, const void *src, size_t bytes);      // backend -> backend
+    void (*zero)(OpCtx *cx, void *p, size_t bytes);
+    void (*sync)(OpCtx *cx);  // wait for queued work (no-op on CPU)
+
+    // --- elementwise ------------------------------------------------------
+    // out = a + b (n). out may alias a or b.
+    void (*add)(OpCtx *cx, float *out, const float *a, const float *b, size_t n);
+    // y += x (n).
+    void (*accumulate)(OpCtx *cx, float *y, const float *x, size_t n);
+    // x *= s (n).
+    void (*scale)(OpCtx *cx, float *x, float s, size_t n);
+
+    // --- embedding ----------------------------------------------------------
+    // out (N, C) = wte[ids[i]] (wte (V, C)). ids are validated by the caller.
+    void (*embedding_forward)(OpCtx *cx, float *out, const int32_t *ids, const float *wte, int N,
+                              int C);
+    // dwte[ids[i]] += dout[i] (dout (N, C)); deterministic for repeated ids.
+    void (*embedding_backward)(OpCtx *cx, float *dwte, const float *dout, const int32_t *ids,
+                               int N, int C, int V);
+
+    // --- RMSNorm: out = x / sqrt(mean(x^2) + eps) * w ------------------------
+    // out (N, C); rstd (N) saved for backward (may be NULL at inference).
+    void (*rmsnorm_forward)(OpCtx *cx, float *out, float *rstd, const float *x, const float *w,
+                            int N, int C, float eps);
+    // dx (N, C) += (accumulates: x is on the residual stream); dw (C) +=.
+    void (*rmsnorm_backward)(OpCtx *cx, float *dx, float *dw, const float *dout, const float *x,
+                             const float *w, const float *rstd, int N, int C);
+
+    // --- linear layer: out = inp @ w^T + bias --------------------------------
+    // out (N, OC), inp (N, IC), w (OC, IC) (torch nn.Linear layout), bias (OC) or NULL.
+    void (*matmul_forward)(OpCtx *cx, float *out, const float *inp, const float *w,
+                           const float *bias, int N, int IC, int OC);
+    // dinp (N, IC) = dout @ w (skipped when NULL); dw (OC, IC) += dout^T @ inp
+    // (skipped when NULL); dbias (OC) += colsum(dout) (skipped when NULL).
+    void (*matmul_backward)(OpCtx *cx, float *dinp, float *dw, float *dbias, const float *dout,
+                            const float *inp, const float *w, int N, int IC, int OC);
+
+    // --- RoPE, Hugging Face rotate-half layout, in place ---------------------
+    // Rotates the NH query heads and NKV key heads of qkv (N, (NH+2NKV)*hd)
+    // by position pos[i]: for j < hd/2, (x_j, x_{j+hd/2}) -> (x_j c - x_{j+hd/2} s,
+    // x_{j+hd/2} c + x_j s) with c = cos[pos][j], s = sin[pos][j];
+    // cos, sin (max_pos, hd/2). Value heads are untouched.
+    void (*rope_forward)(OpCtx *cx, float *qkv, const int32_t *pos, const float *cos,
+                         const float *sin, int N, int NH, int NKV, int hd);
+    // The transpose (inverse rotation) applied in place to dqkv.
+    void (*rope_backward)(OpCtx *cx, float *dqkv, const int32_t *pos, const float *cos,
+                          const float *sin, int N, int NH, int NKV, int hd);
+
+    // --- causal self-attention (training) ------------------------------------
+    // qkv (B, T, (NH+2NKV)*hd) after RoPE; out (B, T, NH*hd) = softmax(q k^T /
+    // sqrt(hd), causal) v per head; lse (B, NH, T) the log-sum-exp of each
+    // score row, saved so backward recomputes probabilities instead of
+    // storing (B, NH, T, T).
+    void (*attention_forward)(OpCtx *cx, float *out, float *lse, const float *qkv, int B, int T,
+                              int NH, int NKV, int hd);
+    // dqkv (B, T, (NH+2NKV)*hd) = (overwritten) gradient wrt the post-RoPE qkv.
+    void (*attention_backward)(OpCtx *cx, float *dqkv, const float *dout, const float *qkv,
+                               const float *out, const float *lse, int B, int T, int NH, int NKV,
+                               int hd);
+
+    // --- attention against a KV cache (inference) ----------------------------
+    // kcache, vcache: one layer's cache, (S, max_len, NKV, hd).
+    // Writes the key/value heads of qkv (N, (NH+2NKV)*hd) row i into slot
+    // slot[i] at position pos[i].
+    void (*kv_write)(OpCtx *cx, float *kcache, float *vcache, const float *qkv,
+                     const int32_t *slot, const int32_t *pos, int N, int NH, int NKV, int hd,
+                     int max_len);
+    // The N rows of qkv form nseg segments of consecutive rows; segment s is
+    // rows [seg_row[s], seg_row[s] + seg_len[s]) of slot seg_slot[s], the
+    // first at position seg_pos[s]. Row r of a segment attends to cache
+    // positions 0 .. seg_pos[s] + r (its own k/v already written by kv_write).
+    // out (N, NH*hd).
+    void (*attention_decode)(OpCtx *cx, float *out, const float *qkv, const float *kcache,
+                             const float *vcache, const int32_t *seg_slot, const int32_t *seg_pos,
+                             const int32_t *seg_row, const int32_t *seg_len, int nseg, int NH,
+                             int NKV, int hd, int max_len);
+
+    // --- SwiGLU: out = silu(gate) * up ---------------------------------------
+    // gu (N, 2F): per row the F gate values then the F up values (one matmul
+    // with gate_proj and up_proj adjacent); out (N, F).
+    void (*swiglu_forward)(OpCtx *cx, float *out, const float *gu, int N, int F);
+    // dgu (N, 2F) = (overwritten).
+    void (*swiglu_backward)(OpCtx *cx, float *dgu, const float *dout, const float *gu, int N,
+                            int F);
+
+    // --- log-probability of targets --------------------------------------------
+    // logits (n, V) of one chunk of positions; z = logits * inv_temp;
+    // lse[i] = logsumexp(z[i]); logp[i] = z[i][targets[i]] - lse[i], or 0 when
+    // targets[i] < 0. entropy (n) or NULL: -sum p log p of softmax(z[i]).
+    void (*logprob_forward)(OpCtx *cx, float *logp, float *lse, float *entropy,
+                            const float *logits, const int32_t *targets, int n, int V,
+                            float inv_temp);
+    // In place: logits (n, V) becomes d(loss)/d(logits) =
+    // dlogp[i] * inv_temp * (onehot(targets[i]) - softmax(z[i])); rows with
+    // targets[i] < 0 become 0.
+    void (*logprob_backward)(OpCtx *cx, float *logits, const float *lse, const int32_t *targets,
+                             const float *dlogp, int n, int V, float inv_temp);
+
+    // --- optimizer ---------------------------------------------------------------
+    // Sum of squares of g (n), in double, for global-norm clipping.
+    double (*sumsq)(OpCtx *cx, const float *g, size_t n);
+    // One AdamW step on n parameters (torch.optim.AdamW semantics):
+    //   g' = g * grad_scale; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
+    //   p -= lr * wd * p (decoupled; wd = 0 for excluded tensors);
+    //   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
+    // t >= 1 is the step number after this update.
+    void (*adamw_update)(OpCtx *cx, float *p, const float *g, float *m, float *v, size_t n,
+                         float lr, float b1, float b2, float eps, float wd, float grad_scale,
+                         int64_t t);
+} ModelOps;
+
+// The CPU backend. openblas runs single-threaded and every op parallelises
+// with OpenMP (matrix products split into blocks, one cblas_sgemm per
+// thread), so exactly one thread pool is ever busy: no oversubscription.
+const ModelOps *model_ops_cpu(void);

@@ -1,0 +1,548 @@
+// ops_cpu.c: the CPU backend of the op table (model/ops.h) — the
+// specification every other backend is checked against.
+//
+// Threading: OpenBLAS is the pthread build. Running its pool and OpenMP's
+// side by side oversubscribes the cores (idle OpenMP workers spin while BLAS
+// threads run), so OpenBLAS is set to one thread and every op parallelises
+// with OpenMP instead: a matrix product is split into row or column blocks,
+// one cblas_sgemm per thread; attention runs one (batch, head) per task with
+// cblas_sgemm on row blocks. Reductions that feed parameter updates (dw of
+// norms, embedding rows, sumsq) use fixed partitions so results do not depend
+// on thread timing: a resumed run is bit-identical.
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "common/base.h"
+#include "model/ops.h"
+
+struct OpCtx {
+    float *scratch;   // per-thread attention scratch
+    size_t scratch_n;
+};
+
+// ---------------------------------------------------------------------------
+// context and memory
+
+static OpCtx *cpu_ctx_new(void) {
+    openblas_set_num_threads(1);
+    return xcalloc(1, sizeof(OpCtx));
+}
+
+static void cpu_ctx_free(OpCtx *cx) {
+    if (!cx) return;
+    free(cx->scratch);
+    free(cx);
+}
+
+static float *scratch(OpCtx *cx, size_t n) {
+    if (cx->scratch_n < n) {
+        free(cx->scratch);
+        cx->scratch = xmalloc(n * sizeof(float));
+        cx->scratch_n = n;
+    }
+    return cx->scratch;
+}
+
+static void *cpu_alloc(OpCtx *cx, size_t bytes) {
+    void *p = NULL;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0) RS_ABORT("out of memory (%zu bytes)", bytes);
+    memset(p, 0, rounded);
+    return p;
+}
+
+static void cpu_free(OpCtx *cx, void *p) { free(p); }
+static void cpu_copy(OpCtx *cx, void *dst, const void *src, size_t n) {
+    if (n) memmove(dst, src, n);
+}
+static void cpu_zero(OpCtx *cx, void *p, size_t n) {
+    if (n) memset(p, 0, n);
+}
+static void cpu_sync(OpCtx *cx) {}
+
+// Below these sizes an op runs on the calling thread: waking the team costs
+// more than the work (decode steps, tiny test models).
+#define PAR_MIN (1u << 15)        // elements
+#define PAR_MIN_FLOPS (1u << 20)  // multiply-adds
+
+// [lo, hi) of part i when n items are split into parts, in multiples of `align`.
+static void split(int n, int parts, int i, int align, int *lo, int *hi) {
+    int blocks = (n + align - 1) / align;
+    int b0 = (int)((int64_t)blocks * i / parts), b1 = (int)((int64_t)blocks * (i + 1) / parts);
+    *lo = RS_MIN(n, b0 * align);
+    *hi = RS_MIN(n, b1 * align);
+}
+
+// Row-major C (M, N) = alpha * op(A) op(B) + beta * C.
+static void gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] *= beta;
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
+                N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// ---------------------------------------------------------------------------
+// elementwise
+
+static void cpu_add(OpCtx *cx, float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+static void cpu_accumulate(OpCtx *cx, float *y, const float *x, size_t n) {
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+static void cpu_scale(OpCtx *cx, float *x, float s, size_t n) {
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
+// ---------------------------------------------------------------------------
+// embedding
+
+static void cpu_embedding_forward(OpCtx *cx, float *out, const int32_t *ids, const float *wte,
+                                  int N, int C) {
+#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN)
+    for (int i = 0; i < N; i++) memcpy(out + (size_t)i * C, wte + (size_t)ids[i] * C, C * sizeof(float));
+}
+
+// Columns are split across threads, rows visited in order: no two threads
+// touch one element and the sum order is fixed.
+static void cpu_embedding_backward(OpCtx *cx, float *dwte, const float *dout, const int32_t *ids,
+                                   int N, int C, int V) {
+#pragma omp parallel if ((size_t)N * C > PAR_MIN)
+    {
+        int lo, hi;
+        split(C, omp_get_num_threads(), omp_get_thread_num(), 16, &lo, &hi);
+        for (int i = 0; i < N; i++) {
+            float *d = dwte + (size_t)ids[i] * C;
+            const float *g = dout + (size_t)i * C;
+            for (int c = lo; c < hi; c++) d[c] += g[c];
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// RMSNorm
+
+static void cpu_rmsnorm_forward(OpCtx *cx, float *out, float *rstd, const float *x, const float *w,
+                                int N, int C, float eps) {
+#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        const float *xi = x + (size_t)i * C;
+        float *oi = out + (size_t)i * C;
+        double ss = 0;
+        for (int c = 0; c < C; c++) ss += (double)xi[c] * xi[c];
+        float r = (float)(1.0 / sqrt(ss / C + eps));
+        for (int c = 0; c < C; c++) oi[c] = w[c] * (xi[c] * r);
+        if (rstd) rstd[i] = r;
+    }
+}
+
+// y = x r w with r = (mean(x^2) + eps)^-1/2:
+//   dx = r w dy - x r^3 / C * sum_j(dy_j w_j x_j);  dw = sum_rows dy x r.
+static void cpu_rmsnorm_backward(OpCtx *cx, float *dx, float *dw, const float *dout,
+                                 const float *x, const float *w, const float *rstd, int N, int C) {
+#pragma omp parallel if ((size_t)N * C > PAR_MIN)
+    {
+#pragma omp for schedule(static)
+        for (int i = 0; i < N; i++) {
+            const float *xi = x + (size_t)i * C, *gi = dout + (size_t)i * C;
+            float *di = dx + (size_t)i * C;
+            float r = rstd[i];
+            double dot = 0;
+            for (int c = 0; c < C; c++) dot += (double)gi[c] * w[c] * xi[c];
+            float k = (float)(dot * r * r * r / C);
+            for (int c = 0; c < C; c++) di[c] += r * w[c] * gi[c] - k * xi[c];
+        }
+        int lo, hi;
+        split(C, omp_get_num_threads(), omp_get_thread_num(), 16, &lo, &hi);
+        for (int i = 0; i < N; i++) {
+            const float *xi = x + (size_t)i * C, *gi = dout + (size_t)i * C;
+            float r = rstd[i];
+            for (int c = lo; c < hi; c++) dw[c] += gi[c] * xi[c] * r;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// matmul (nn.Linear): out (N, OC) = inp (N, IC) @ w (OC, IC)^T + bias
+
+// Split the rows of a product across threads when there are enough of them,
+// the output columns otherwise (decode steps have a handful of rows).
+static int split_rows(int N, int nt) { return N >= 32 * nt; }
+
+static void cpu_matmul_forward(OpCtx *cx, float *out, const float *inp, const float *w,
+                               const float *bias, int N, int IC, int OC) {
+    int by_rows = split_rows(N, omp_get_max_threads());
+#pragma omp parallel if ((size_t)N * IC * OC > PAR_MIN_FLOPS)
+    {
+        int lo, hi, t = omp_get_thread_num(), nt = omp_get_num_threads();
+        split(by_rows ? N : OC, nt, t, by_rows ? 8 : 16, &lo, &hi);
+        int r0 = by_rows ? lo : 0, r1 = by_rows ? hi : N;
+        int c0 = by_rows ? 0 : lo, c1 = by_rows ? OC : hi;
+        if (bias)
+            for (int i = r0; i < r1; i++) memcpy(out + (size_t)i * OC + c0, bias + c0, (c1 - c0) * sizeof(float));
+        if (r1 > r0 && c1 > c0)
+            gemm(0, 1, r1 - r0, c1 - c0, IC, 1.0f, inp + (size_t)r0 * IC, IC, w + (size_t)c0 * IC, IC,
+                 bias ? 1.0f : 0.0f, out + (size_t)r0 * OC + c0, OC);
+    }
+}
+
+static void cpu_matmul_backward(OpCtx *cx, float *dinp, float *dw, float *dbias, const float *dout,
+                                const float *inp, const float *w, int N, int IC, int OC) {
+    int by_rows = split_rows(N, omp_get_max_threads());
+#pragma omp parallel if ((size_t)N * IC * OC > PAR_MIN_FLOPS)
+    {
+        int lo, hi, t = omp_get_thread_num(), nt = omp_get_num_threads();
+        if (dinp) {  // dinp (N, IC) = dout (N, OC) @ w (OC, IC)
+            split(by_rows ? N : IC, nt, t, by_rows ? 8 : 16, &lo, &hi);
+            if (by_rows)
+                gemm(0, 0, hi - lo, IC, OC, 1.0f, dout + (size_t)lo * OC, OC, w, IC, 0.0f,
+                     dinp + (size_t)lo * IC, IC);
+            else
+                gemm(0, 0, N, hi - lo, OC, 1.0f, dout, OC, w + lo, IC, 0.0f, dinp + lo, IC);
+        }
+        // dw (OC, IC) += dout^T (OC, N) @ inp (N, IC): output rows split.
+        split(OC, nt, t, 16, &lo, &hi);
+        if (dw)
+            gemm(1, 0, hi - lo, IC, N, 1.0f, dout + lo, OC, inp, IC, 1.0f, dw + (size_t)lo * IC, IC);
+        if (dbias)
+            for (int i = 0; i < N; i++)
+                for (int o = lo; o < hi; o++) dbias[o] += dout[(size_t)i * OC + o];
+    }
+}
+
+// ---------------------------------------------------------------------------
+// RoPE (rotate-half), in place on the query and key heads of qkv
+
+static void rope_apply(float *qkv, const int32_t *pos, const float *cos, const float *sin, int N,
+                       int NH, int NKV, int hd, float dir) {
+    int half = hd / 2, W = (NH + 2 * NKV) * hd;
+#pragma omp parallel for schedule(static) if ((size_t)N * W > PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        const float *c = cos + (size_t)pos[i] * half, *s = sin + (size_t)pos[i] * half;
+        for (int h = 0; h < NH + NKV; h++) {
+            float *x = qkv + (size_t)i * W + (size_t)h * hd;
+            for (int j = 0; j < half; j++) {
+                float a = x[j], b = x[j + half], sj = dir * s[j];
+                x[j] = a * c[j] - b * sj;
+                x[j + half] = b * c[j] + a * sj;
+            }
+        }
+    }
+}
+
+static void cpu_rope_forward(OpCtx *cx, float *qkv, const int32_t *pos, const float *cos,
+                             const float *sin, int N, int NH, int NKV, int hd) {
+    rope_apply(qkv, pos, cos, sin, N, NH, NKV, hd, 1.0f);
+}
+
+// The rotation is orthogonal: its transpose is the rotation by -angle.
+static void cpu_rope_backward(OpCtx *cx, float *dqkv, const int32_t *pos, const float *cos,
+                              const float *sin, int N, int NH, int NKV, int hd) {
+    rope_apply(dqkv, pos, cos, sin, N, NH, NKV, hd, -1.0f);
+}
+
+// ---------------------------------------------------------------------------
+// attention
+
+#define ATT_BR 64  // query rows per block: bounds the score scratch to ATT_BR x T
+
+// One block of nr query rows q (ldq) against keys/values k, v (ldkv); row r
+// sees keys 0..pos0+r. o (ldo) gets the attention output, lse (may be NULL)
+// the log-sum-exp per row. s: scratch of nr * (pos0 + nr) floats.
+static void attn_block(const float *q, int ldq, const float *k, const float *v, int ldkv,
+                       float *o, int ldo, float *lse, int nr, int pos0, int hd, float *s) {
+    int nk = pos0 + nr;
+    float scale = 1.0f / sqrtf((float)hd);
+    gemm(0, 1, nr, nk, hd, scale, q, ldq, k, ldkv, 0.0f, s, nk);  // (nr, nk) scores
+    for (int r = 0; r < nr; r++) {
+        float *sr = s + (size_t)r * nk;
+        int n = pos0 + r + 1;
+        float mx = -INFINITY;
+        for (int j = 0; j < n; j++) mx = sr[j] > mx ? sr[j] : mx;
+        double sum = 0;
+        for (int j = 0; j < n; j++) sum += (sr[j] = expf(sr[j] - mx));
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j < n; j++) sr[j] *= inv;
+        for (int j = n; j < nk; j++) sr[j] = 0.0f;
+        if (lse) lse[r] = mx + (float)log(sum);
+    }
+    gemm(0, 0, nr, hd, nk, 1.0f, s, nk, v, ldkv, 0.0f, o, ldo);  // (nr, hd)
+}
+
+static void cpu_attention_forward(OpCtx *cx, float *out, float *lse, const float *qkv, int B,
+                                  int T, int NH, int NKV, int hd) {
+    int W = (NH + 2 * NKV) * hd, G = NH / NKV, nt = omp_get_max_threads();
+    float *scr = scratch(cx, (size_t)nt * ATT_BR * T);
+#pragma omp parallel for schedule(dynamic, 1) if ((size_t)B * NH * T * T * hd > PAR_MIN_FLOPS)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH, kh = NH + h / G;
+        const float *base = qkv + (size_t)b * T * W;
+        float *s = scr + (size_t)omp_get_thread_num() * ATT_BR * T;
+        for (int i0 = 0; i0 < T; i0 += ATT_BR) {
+            int nr = RS_MIN(ATT_BR, T - i0);
+            attn_block(base + (size_t)i0 * W + h * hd, W, base + kh * hd, base + (kh + NKV) * hd, W,
+                       out + ((size_t)b * T + i0) * NH * hd + h * hd, NH * hd,
+                       lse + ((size_t)b * NH + h) * T + i0, nr, i0, hd, s);
+        }
+    }
+}
+
+// Per (b, h): recompute P = exp(S - lse) block by block, then
+//   dV += P^T dO;  dP = dO V^T;  dS = P (dP - rowsum(dO o O)) / sqrt(hd);
+//   dQ = dS K;  dK += dS^T Q.
+// dK, dV go to per-head scratch and are summed over each GQA group after,
+// so that tasks never share an output.
+static void cpu_attention_backward(OpCtx *cx, float *dqkv, const float *dout, const float *qkv,
+                                   const float *out, const float *lse, int B, int T, int NH,
+                                   int NKV, int hd) {
+    int W = (NH + 2 * NKV) * hd, G = NH / NKV, nt = omp_get_max_threads(), C = NH * hd;
+    size_t per_thread = (size_t)2 * ATT_BR * T + ATT_BR;
+    size_t head_kv = (size_t)T * hd;
+    float *scr = scratch(cx, (size_t)nt * per_thread + (size_t)B * NH * 2 * head_kv);
+    float *dkv = scr + (size_t)nt * per_thread;  // (B, NH, 2, T, hd)
+    memset(dkv, 0, (size_t)B * NH * 2 * head_kv * sizeof(float));
+    int par = (size_t)B * NH * T * T * hd > PAR_MIN_FLOPS;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(dynamic, 1) if ((size_t)B * NH * T * T * hd > PAR_MIN_FLOPS)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH, kh = NH + h / G;
+        const float *base = qkv + (size_t)b * T * W, *K = base + kh * hd, *V = base + (kh + NKV) * hd;
+        float *dK = dkv + (size_t)bh * 2 * head_kv, *dV = dK + head_kv;
+        float *P = scr + (size_t)omp_get_thread_num() * per_thread, *dP = P + (size_t)ATT_BR * T;
+        float *D = dP + (size_t)ATT_BR * T;
+        for (int i0 = 0; i0 < T; i0 += ATT_BR) {
+            int nr = RS_MIN(ATT_BR, T - i0), nk = i0 + nr;
+            const float *Q = base + (size_t)i0 * W + h * hd;
+            const float *dO = dout + ((size_t)b * T + i0) * C + h * hd;
+            const float *O = out + ((size_t)b * T + i0) * C + h * hd;
+            const float *L = lse + ((size_t)b * NH + h) * T + i0;
+            gemm(0, 1, nr, nk, hd, scale, Q, W, K, W, 0.0f, P, nk);
+            for (int r = 0; r < nr; r++) {
+                float *pr = P + (size_t)r * nk;
+                int n = i0 + r + 1;
+                for (int j = 0; j < n; j++) pr[j] = expf(pr[j] - L[r]);
+                for (int j = n; j < nk; j++) pr[j] = 0.0f;
+                double d = 0;
+                for (int c = 0; c < hd; c++) d += (double)dO[(size_t)r * C + c] * O[(size_t)r * C + c];
+                D[r] = (float)d;
+            }
+            gemm(1, 0, nk, hd, nr, 1.0f, P, nk, dO, C, 1.0f, dV, hd);
+            gemm(0, 1, nr, nk, hd, 1.0f, dO, C, V, W, 0.0f, dP, nk);
+            for (int r = 0; r < nr; r++)
+                for (int j = 0; j < nk; j++) {
+                    size_t ix = (size_t)r * nk + j;
+                    dP[ix] = P[ix] * (dP[ix] - D[r]) * scale;
+                }
+            gemm(0, 0, nr, hd, nk, 1.0f, dP, nk, K, W, 0.0f, dqkv + ((size_t)b * T + i0) * W + h * hd, W);
+            gemm(1, 0, nk, hd, nr, 1.0f, dP, nk, Q, W, 1.0f, dK, hd);
+        }
+    }
+#pragma omp parallel for schedule(static) if (par)
+    for (int bt = 0; bt < B * T; bt++) {
+        int b = bt / T, t = bt % T;
+        float *row = dqkv + (size_t)bt * W;
+        for (int kh = 0; kh < NKV; kh++) {
+            float *dk = row + (size_t)(NH + kh) * hd, *dv = row + (size_t)(NH + NKV + kh) * hd;
+            memset(dk, 0, hd * sizeof(float));
+            memset(dv, 0, hd * sizeof(float));
+            for (int g = 0; g < G; g++) {
+                const float *src = dkv + ((size_t)(b * NH + kh * G + g) * 2 * T + t) * hd;
+                for (int c = 0; c < hd; c++) dk[c] += src[c], dv[c] += src[head_kv + c];
+            }
+        }
+    }
+}
+
+static void cpu_kv_write(OpCtx *cx, float *kcache, float *vcache, const float *qkv,
+                         const int32_t *slot, const int32_t *pos, int N, int NH, int NKV, int hd,
+                         int max_len) {
+    int W = (NH + 2 * NKV) * hd, kvw = NKV * hd;
+#pragma omp parallel for schedule(static) if ((size_t)N * kvw > PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        size_t at = ((size_t)slot[i] * max_len + pos[i]) * kvw;
+        memcpy(kcache + at, qkv + (size_t)i * W + (size_t)NH * hd, kvw * sizeof(float));
+        memcpy(vcache + at, qkv + (size_t)i * W + (size_t)(NH + NKV) * hd, kvw * sizeof(float));
+    }
+}
+
+static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int nseg) {
+    size_t w = 0;
+    for (int s = 0; s < nseg; s++) w += (size_t)seg_len[s] * (seg_pos[s] + seg_len[s]);
+    return w;
+}
+
+static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const float *kcache,
+                                 const float *vcache, const int32_t *seg_slot,
+                                 const int32_t *seg_pos, const int32_t *seg_row,
+                                 const int32_t *seg_len, int nseg, int NH, int NKV, int hd,
+                                 int max_len) {
+    int W = (NH + 2 * NKV) * hd, G = NH / NKV, kvw = NKV * hd, nt = omp_get_max_threads();
+    float *scr = scratch(cx, (size_t)nt * ATT_BR * max_len);
+#pragma omp parallel for schedule(dynamic, 1) if (decode_work(seg_pos, seg_len, nseg) * NH * hd > PAR_MIN_FLOPS)
+    for (int sh = 0; sh < nseg * NH; sh++) {
+        int sg = sh / NH, h = sh % NH;
+        size_t cache0 = (size_t)seg_slot[sg] * max_len * kvw + (size_t)(h / G) * hd;
+        float *s = scr + (size_t)omp_get_thread_num() * ATT_BR * max_len;
+        for (int i0 = 0; i0 < seg_len[sg]; i0 += ATT_BR) {
+            int nr = RS_MIN(ATT_BR, seg_len[sg] - i0), row = seg_row[sg] + i0;
+            attn_block(qkv + (size_t)row * W + h * hd, W, kcache + cache0, vcache + cache0, kvw,
+                       out + (size_t)row * NH * hd + h * hd, NH * hd, NULL, nr,
+                       seg_pos[sg] + i0, hd, s);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SwiGLU
+
+static void cpu_swiglu_forward(OpCtx *cx, float *out, const float *gu, int N, int F) {
+#pragma omp parallel for schedule(static) if ((size_t)N * F > PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        const float *g = gu + (size_t)i * 2 * F, *u = g + F;
+        float *o = out + (size_t)i * F;
+        for (int j = 0; j < F; j++) o[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
+    }
+}
+
+static void cpu_swiglu_backward(OpCtx *cx, float *dgu, const float *dout, const float *gu, int N,
+                                int F) {
+#pragma omp parallel for schedule(static) if ((size_t)N * F > PAR_MIN)
+    for (int i = 0; i < N; i++) {
+        const float *g = gu + (size_t)i * 2 * F, *u = g + F, *d = dout + (size_t)i * F;
+        float *dg = dgu + (size_t)i * 2 * F, *du = dg + F;
+        for (int j = 0; j < F; j++) {
+            float sig = 1.0f / (1.0f + expf(-g[j]));
+            du[j] = d[j] * g[j] * sig;
+            dg[j] = d[j] * u[j] * sig * (1.0f + g[j] * (1.0f - sig));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// log-probabilities
+
+static void cpu_logprob_forward(OpCtx *cx, float *logp, float *lse, float *entropy,
+                                const float *logits, const int32_t *targets, int n, int V,
+                                float inv_temp) {
+#pragma omp parallel for schedule(static) if ((size_t)n * V > PAR_MIN)
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * V;
+        float mx = -INFINITY;
+        for (int j = 0; j < V; j++) mx = z[j] * inv_temp > mx ? z[j] * inv_temp : mx;
+        double sum = 0, pz = 0;
+        for (int j = 0; j < V; j++) {
+            float zj = z[j] * inv_temp;
+            double p = exp((double)(zj - mx));
+            sum += p;
+            pz += p * zj;
+        }
+        double l = mx + log(sum);
+        lse[i] = (float)l;
+        if (entropy) entropy[i] = (float)(l - pz / sum);
+        if (logp) logp[i] = targets[i] >= 0 ? (float)(z[targets[i]] * inv_temp - l) : 0.0f;
+    }
+}
+
+static void cpu_logprob_backward(OpCtx *cx, float *logits, const float *lse, const int32_t *targets,
+                                 const float *dlogp, int n, int V, float inv_temp) {
+#pragma omp parallel for schedule(static) if ((size_t)n * V > PAR_MIN)
+    for (int i = 0; i < n; i++) {
+        float *z = logits + (size_t)i * V;
+        if (targets[i] < 0 || dlogp[i] == 0.0f) {
+            memset(z, 0, V * sizeof(float));
+            continue;
+        }
+        float g = dlogp[i] * inv_temp, l = lse[i];
+        for (int j = 0; j < V; j++) z[j] = -g * expf(z[j] * inv_temp - l);
+        z[targets[i]] += g;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// optimizer
+
+#define SUMSQ_BLOCK 65536  // fixed blocks: the sum's rounding is independent of threads
+
+static double cpu_sumsq(OpCtx *cx, const float *g, size_t n) {
+    size_t nb = (n + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
+    double *part = xmalloc((nb ? nb : 1) * sizeof(double));
+#pragma omp parallel for schedule(static) if (nb > 1)
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * SUMSQ_BLOCK, hi = RS_MIN(n, lo + SUMSQ_BLOCK);
+        double s = 0;
+        for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
+        part[b] = s;
+    }
+    double total = 0;
+    for (size_t b = 0; b < nb; b++) total += part[b];
+    free(part);
+    return total;
+}
+
+// torch.optim.AdamW (foreach=False) in the same operation order.
+static void cpu_adamw_update(OpCtx *cx, float *p, const float *g, float *m, float *v, size_t n,
+                             float lr, float b1, float b2, float eps, float wd, float grad_scale,
+                             int64_t t) {
+    // Bias corrections in double, as torch computes them on Python floats.
+    double bc1 = 1.0 - pow(b1, (double)t);
+    float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)t));
+    float step = (float)(lr / bc1), decay = 1.0f - lr * wd;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * grad_scale;
+        p[i] *= decay;
+        m[i] += (gi - m[i]) * (1.0f - b1);
+        v[i] = v[i] * b2 + (1.0f - b2) * gi * gi;
+        p[i] -= step * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+static const ModelOps CPU_OPS = {
+    .name = "cpu",
+    .ctx_new = cpu_ctx_new,
+    .ctx_free = cpu_ctx_free,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .copy = cpu_copy,
+    .zero = cpu_zero,
+    .sync = cpu_sync,
+    .add = cpu_add,
+    .accumulate = cpu_accumulate,
+    .scale = cpu_scale,
+    .embedding_forward = cpu_embedding_forward,
+    .embedding_backward = cpu_embedding_backward,
+    .rmsnorm_forward = cpu_rmsnorm_forward,
+    .rmsnorm_backward = cpu_rmsnorm_backward,
+    .matmul_forward = cpu_matmul_forward,
+    .matmul_backward = cpu_matmul_backward,
+    .rope_forward = cpu_rope_forward,
+    .rope_backward = cpu_rope_backward,
+    .attention_forward = cpu_attention_forward,
+    .attention_backward = cpu_attention_backward,
+    .kv_write = cpu_kv_write,
+    .attention_decode = cpu_attention_decode,
+    .swiglu_forward = cpu_swiglu_forward,
+    .swiglu_backward = cpu_swiglu_backward,
+    .logprob_forward = cpu_logprob_forward,
+    .logprob_backward = cpu_logprob_backward,
+    .sumsq = cpu_sumsq,
+    .adamw_update = cpu_adamw_update,
+};
+
+const ModelOps *model_ops_cpu(void) { return &CPU_OPS; }
