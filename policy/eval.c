@@ -106,27 +106,37 @@ static int grade_in_process(const VerifierSet *vs, cJSON **jobs, int n, cJSON **
     return 0;
 }
 
-static int grade(const EvalOpts *o, cJSON **jobs, int n, cJSON **results, Err *e) {
-    VerifierSet *own = NULL;
-    const VerifierSet *vs = o->verifiers;
-    if (!vs) vs = own = verifier_set_new();
-    int rc = 0;
-    if (strcmp(o->farm, "none") == 0) {
-        rc = grade_in_process(vs, jobs, n, results);
-    } else {
-        FarmClientOptions fo = {.verifiers = vs};
-        FarmClient *c = farm_client_new(o->farm, &fo, e);
-        if (!c) rc = -1;
-        if (rc == 0 && farm_submit(c, jobs, n, e) != 0) rc = -1;
-        if (rc == 0) {
-            int expired = farm_collect(c, o->grade_timeout_s, results, e);
-            if (expired < 0) rc = -1;
-            else if (expired > 0) log_warn("eval: %d of %d grading jobs got no result in %.0f s", expired, n, o->grade_timeout_s);
-        }
-        farm_client_free(c);
-    }
-    verifier_set_free(own);
-    return rc;
+// The verifiers in this process ("none") or a farm client. It is opened
+// before sampling, so a bad endpoint fails before the costly part.
+typedef struct {
+    VerifierSet *own;
+    const VerifierSet *vs;
+    FarmClient *farm;
+} Grader;
+
+static int grader_open(const EvalOpts *o, Grader *g, Err *e) {
+    memset(g, 0, sizeof *g);
+    g->vs = o->verifiers;
+    if (!g->vs) g->vs = g->own = verifier_set_new();
+    if (strcmp(o->farm, "none") == 0) return 0;
+    FarmClientOptions fo = {.verifiers = g->vs};
+    g->farm = farm_client_new(o->farm, &fo, e);
+    return g->farm ? 0 : err_wrap(e, "eval: --farm %s", o->farm);
+}
+
+static void grader_close(Grader *g) {
+    farm_client_free(g->farm);
+    verifier_set_free(g->own);
+    memset(g, 0, sizeof *g);
+}
+
+static int grade(const EvalOpts *o, Grader *g, cJSON **jobs, int n, cJSON **results, Err *e) {
+    if (!g->farm) return grade_in_process(g->vs, jobs, n, results);
+    if (farm_submit(g->farm, jobs, n, e) != 0) return -1;
+    int expired = farm_collect(g->farm, o->grade_timeout_s, results, e);
+    if (expired < 0) return -1;
+    if (expired > 0) log_warn("eval: %d of %d grading jobs got no result in %.0f s", expired, n, o->grade_timeout_s);
+    return 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -214,6 +224,9 @@ static int write_summary(EvalSet *sets, int nsets, const EvalOpts *o, const Roll
     cJSON_AddNumberToObject(summary, "k", K);
     cJSON_AddNumberToObject(summary, "temperature", o->ro.temperature);
     cJSON_AddNumberToObject(summary, "top_p", o->ro.top_p);
+    cJSON_AddNumberToObject(summary, "top_k", o->ro.top_k);
+    cJSON_AddNumberToObject(summary, "seed", (double)o->seed);
+    cJSON_AddBoolToObject(summary, "chat", o->chat);
     cJSON_AddNumberToObject(summary, "max_tokens", o->ro.max_new_tokens);
     cJSON_AddNumberToObject(summary, "tokens", (double)rr->tokens);
     cJSON_AddNumberToObject(summary, "sampling_seconds", rr->seconds);
@@ -281,10 +294,18 @@ static int write_samples(const EvalSet *sets, const RolloutResult *rr, const Pro
 int eval_run(Model *m, const Bpe *tok, EvalSet *sets, int nsets, const EvalOpts *o, const char *out_dir,
              Err *e) {
     if (o->k < 1) return err_set(e, "eval: k %d < 1", o->k);
+    if (o->chat && o->shots && o->n_shots > 0)
+        return err_set(e, "eval: few-shot examples are for plain prompts (--no-chat); a chat model takes the problem alone");
+    if (o->chat) {  // a base model's tokenizer: say so before anything else
+        BpeIds probe = {0};
+        int bad = rollout_chat_prompt(tok, NULL, "", &probe, e);
+        bpe_ids_free(&probe);
+        if (bad) return -1;
+    }
     if (fs_mkdir_p(out_dir, e) != 0) return -1;
     Templates t;
     if (load_templates(o, &t, e) != 0) return -1;
-    int np = 0;
+    int np = 0, ctx = model_config(m)->max_position_embeddings;
     for (int s = 0; s < nsets; s++) np += sets[s].problems->n;
     PromptRef *refs = xmalloc(sizeof *refs * (size_t)(np ? np : 1));
     RolloutPrompt *prompts = xcalloc((size_t)(np ? np : 1), sizeof *prompts);
@@ -295,6 +316,9 @@ int eval_run(Model *m, const Bpe *tok, EvalSet *sets, int nsets, const EvalOpts 
             const Problem *p = &sets[s].problems->items[q];
             refs[i] = (PromptRef){s, q};
             if (build_prompt(tok, o, &t, p, &ids[i], e) != 0) rc = err_wrap(e, "%s", p->id);
+            else if ((int)ids[i].len >= ctx)
+                rc = err_set(e, "%s:%ld: problem '%s': its prompt of %zu tokens leaves no room in the model's context of %d",
+                             sets[s].problems->path, p->line, p->id, ids[i].len, ctx);
             prompts[i] = (RolloutPrompt){ids[i].data, (int)ids[i].len, o->k, o->seed ^ XXH3_64bits(p->id, strlen(p->id))};
         }
     }
@@ -312,6 +336,8 @@ int eval_run(Model *m, const Bpe *tok, EvalSet *sets, int nsets, const EvalOpts 
     if (!o->chat && !ro.n_stop_strs) ro.stop_strs = blank_line, ro.n_stop_strs = 1;
     RolloutResult rr = {0};
     cJSON **jobs = NULL, **results = NULL;
+    Grader gr = {0};
+    if (rc == 0) rc = grader_open(o, &gr, e);
     if (rc == 0) {
         log_info("eval: %d problems in %d sets, %d samples each, %d in all", np, nsets, o->k, np * o->k);
         Progress *pg = progress_new("eval sampling", 0, "tok");
@@ -326,9 +352,10 @@ int eval_run(Model *m, const Bpe *tok, EvalSet *sets, int nsets, const EvalOpts 
             jobs[j] = make_job(&sets[ref->set].problems->items[ref->problem], rr.samples[j].index, rr.samples[j].text);
         }
         double t0 = rs_now();
-        rc = grade(o, jobs, rr.n, results, e);
+        rc = grade(o, &gr, jobs, rr.n, results, e);
         if (rc == 0) log_info("eval: graded %d responses in %.1f s (farm %s)", rr.n, rs_now() - t0, o->farm);
     }
+    grader_close(&gr);
     if (rc == 0) rc = write_samples(sets, &rr, refs, o->k, results, out_dir, e);
     if (rc == 0) rc = write_summary(sets, nsets, o, &rr, refs, results, out_dir, e);
     for (int j = 0; jobs && j < rr.n; j++) cJSON_Delete(jobs[j]), cJSON_Delete(results[j]);

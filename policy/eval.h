@@ -49,7 +49,8 @@ typedef struct EvalSet {
 
 // Evaluate m on every set and write out_dir/{samples.jsonl, summary.json,
 // report.html} (created; each written atomically). Progress on stderr.
-// Returns 0, or -1 with e filled (chat tokens missing, farm unreachable,
-// prompt longer than the context, unwritable out_dir).
+// Returns 0, or -1 with e filled (chat tokens missing, shots in chat mode,
+// a bad farm endpoint (checked before sampling), a prompt that fills the
+// context (named by file:line and id), unwritable out_dir).
 int eval_run(Model *m, const Bpe *tok, EvalSet *sets, int nsets, const EvalOpts *o, const char *out_dir,
              Err *e);

@@ -2,6 +2,7 @@
 // sharing (one prefill per prompt, copied into its G decode slots).
 #include "rollout.h"
 
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -50,10 +51,13 @@ int32_t rollout_sample_token(const float *logits, int V, float temperature, int 
         qsort(pi, (size_t)V, sizeof *pi, by_prob_desc);
         if (top_k > 0 && top_k < n) n = top_k;
         if (top_p < 1.0f) {
-            double c = 0;
+            // The nucleus is taken over the top-k renormalised (HF's warper
+            // chain, vLLM): its mass counts against top_p times what top-k kept.
+            double kept_k = 0, c = 0;
+            for (int i = 0; i < n; i++) kept_k += pi[i].p;
             for (int i = 0; i < n; i++) {
                 c += pi[i].p;
-                if (c >= top_p) {
+                if (c >= top_p * kept_k) {
                     n = i + 1;
                     break;
                 }
@@ -90,6 +94,39 @@ int rollout_chat_prompt(const Bpe *tok, const char *system, const char *user, Bp
     bpe_encode_allowed(tok, b.data, b.len, allowed, 2, out);
     buf_free(&b);
     return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Sample text as valid UTF-8.
+
+// Length of the well-formed UTF-8 character at s (n bytes left), or 0 when
+// it is not one (stray continuation, overlong, surrogate, above U+10FFFF,
+// cut short) or is NUL.
+static size_t utf8_char_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (c == 0 || len == 0 || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4) || len > n) return 0;
+    for (size_t k = 1; k < len; k++)
+        if ((s[k] & 0xC0) != 0x80) return 0;
+    if (len == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))) return 0;
+    if (len == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))) return 0;
+    return len;
+}
+
+// A model's byte tokens need not spell UTF-8 (a young model emits stray
+// bytes). The text is graded and written as JSON, so each byte that does not
+// start a well-formed character becomes U+FFFD, as Hugging Face's decode does;
+// the ids keep the exact tokens. NUL is replaced too: the text is a C
+// string. Malloc'd.
+static char *utf8_repair(const char *text, size_t n) {
+    Buf b = {0};
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_char_len((const unsigned char *)text + i, n - i);
+        if (len) buf_append(&b, text + i, len);
+        else buf_puts(&b, "\xEF\xBF\xBD");  // U+FFFD
+        i += len ? len : 1;
+    }
+    return buf_take(&b);
 }
 
 // ---------------------------------------------------------------------------
@@ -130,8 +167,10 @@ static int is_stop_id(const RolloutOpts *o, int32_t t) {
 
 static void finish_seq(Engine *g, Seq *s, RolloutFinish f) {
     RolloutSample *r = &g->out->samples[s->sample];
-    if (f != ROLLOUT_STOP || !r->text) bpe_stream_finish(&s->stream, &s->text);
-    if (!r->text) r->text = buf_take(&s->text);
+    if (!r->text) {  // else a stop string already cut it
+        bpe_stream_finish(&s->stream, &s->text);
+        r->text = utf8_repair(s->text.data, s->text.len);
+    }
     buf_free(&s->text);
     r->finish = f;
     model_kv_reset(g->kv, (int)(s - g->seqs));
@@ -148,7 +187,7 @@ static int cut_at_stop_string(Engine *g, Seq *s, size_t added) {
         if (hit && (!best || hit < best)) best = hit;
     }
     if (!best) return 0;
-    g->out->samples[s->sample].text = xstrndup(s->text.data, (size_t)(best - s->text.data));
+    g->out->samples[s->sample].text = utf8_repair(s->text.data, (size_t)(best - s->text.data));
     return 1;
 }
 
@@ -320,7 +359,7 @@ static int check_prompts(const Model *m, const RolloutOpts *o, const RolloutProm
         longest = RS_MAX(longest, p[i].len);
     }
     if (o->max_new_tokens < 1) return err_set(e, "max_new_tokens %d < 1", o->max_new_tokens);
-    *max_len = RS_MIN(ctx, longest + o->max_new_tokens);
+    *max_len = longest + RS_MIN(o->max_new_tokens, ctx - longest);  // no int overflow for huge limits
     return 0;
 }
 
@@ -330,17 +369,21 @@ int rollout_generate(Model *m, const Bpe *tok, const RolloutOpts *o, const Rollo
     Engine g = {.m = m, .tok = tok, .o = o, .prompts = prompts, .np = np, .progress = progress, .out = out};
     if (check_prompts(m, o, prompts, np, &g.max_len, e) != 0) return -1;
     g.V = model_config(m)->vocab_size;
-    int total = 0, multi = 0;
+    int total = 0, multi = 0, gmin = INT_MAX;
     g.first = xmalloc(sizeof(int) * (size_t)(np ? np : 1));
     g.pslot = xmalloc(sizeof(int) * (size_t)(np ? np : 1));
     for (int i = 0; i < np; i++) {
         g.first[i] = total;
         g.pslot[i] = -1;
         total += prompts[i].n_samples;
-        multi += prompts[i].n_samples > 1;
+        if (prompts[i].n_samples > 1) multi++, gmin = RS_MIN(gmin, prompts[i].n_samples);
     }
     g.B = RS_MAX(1, RS_MIN(o->batch > 0 ? o->batch : 32, total));
-    g.P = RS_MIN(g.B, multi);
+    // A prompt slot is held from a prompt's first start to its last. Between
+    // rounds only the prompt being started holds one; a round of at most B
+    // starts takes at most (B - 1) / gmin + 1 more (every prompt it starts
+    // but the last takes gmin starts or more). So refill never waits for one.
+    g.P = multi ? RS_MIN(multi, g.B / gmin + 2) : 0;
     for (int i = 0; i < o->n_stop_strs; i++) g.max_stop = RS_MAX(g.max_stop, (int)strlen(o->stop_strs[i]));
     out->samples = xcalloc((size_t)(total ? total : 1), sizeof(RolloutSample));
     out->n = total;

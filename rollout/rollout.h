@@ -34,7 +34,7 @@
 typedef struct RolloutOpts {
     float temperature;        // 0 = greedy; default 1
     int top_k;                // 0 = off
-    float top_p;              // 1 = off
+    float top_p;              // 1 = off; applied after top-k, to the renormalised top k
     int max_new_tokens;       // default 256
     int batch;                // sequences decoded together (KV slots); default 32
     const int32_t *stop_ids;  // a sampled stop id ends the sample (kept in ids, not in text)
@@ -60,7 +60,8 @@ typedef struct RolloutSample {
     int32_t *ids;     // generated tokens (n); a final stop id included
     float *logp;      // (n) log-prob of each generated token, see above
     int n;
-    char *text;       // decoded generation, stop string and stop ids excluded
+    char *text;       // decoded generation, stop string and stop ids excluded; valid
+                      // UTF-8 (bytes that spell no character become U+FFFD)
     RolloutFinish finish;
 } RolloutSample;
 

@@ -179,14 +179,115 @@ TEST(chat_mode_needs_chat_tokens) {
     EvalSet sets[1] = {{.name = "mem", .problems = s}};
     EvalOpts eo = eval_defaults();
     eo.farm = "none";
-    eo.templates_dir = test_tmpdir();  // templates are not reached: the chat check comes first
-    test_write_file(test_path("math.txt"), "{problem}\n");
-    test_write_file(test_path("code.txt"), "{problem}\n");
-    test_write_file(test_path("open.txt"), "{problem}\n");
-    CHECK_EQ(eval_run(g_model, plain, sets, 1, &eo, test_path("chat"), &e), -1);
+    char out[512], tdir[512];
+    snprintf(tdir, sizeof tdir, "%s", test_path("no_such_templates"));
+    snprintf(out, sizeof out, "%s", test_path("chat"));
+    eo.templates_dir = tdir;  // never read: the chat check comes first
+    CHECK_EQ(eval_run(g_model, plain, sets, 1, &eo, out, &e), -1);
     CHECK_CONTAINS(e.msg, "no chat tokens");
+    CHECK_MSG(!fs_exists(out), "a failed eval leaves no output folder behind");
     problems_free(s);
     bpe_free(plain);
+}
+
+TEST(few_shot_in_chat_mode_is_an_error_not_ignored) {
+    setup();
+    ProblemSet *s = make_set(2, NULL), *shots = make_set(2, NULL);
+    EvalSet sets[1] = {{.name = "mem", .problems = s}};
+    EvalOpts eo = eval_defaults();
+    eo.farm = "none";
+    eo.shots = shots;
+    eo.n_shots = 2;
+    Err e = {0};
+    CHECK_EQ(eval_run(g_model, g_tok, sets, 1, &eo, test_path("shots_chat"), &e), -1);
+    CHECK_CONTAINS(e.msg, "--no-chat");
+    problems_free(s);
+    problems_free(shots);
+}
+
+TEST(a_prompt_that_fills_the_context_is_named) {
+    setup();
+    VerifierSet *vs = test_verifiers();
+    ProblemSet *s = make_set(3, NULL);
+    // Problem p1's prompt is longer than the model's 128 positions.
+    cJSON *p = cJSON_CreateObject();
+    Buf q = {0};
+    for (int i = 0; i < 60; i++) buf_puts(&q, "What is 7 - 4? ");
+    cJSON_AddStringToObject(p, "id", "long");
+    cJSON_AddStringToObject(p, "kind", "math");
+    cJSON_AddStringToObject(p, "prompt", q.data);
+    cJSON_AddStringToObject(p, "answer", "3");
+    Err e = {0};
+    REQUIRE(problems_add(s, p, 4, "mem", &e) == 0);
+    buf_free(&q);
+    EvalSet sets[1] = {{.name = "mem", .problems = s}};
+    EvalOpts o = opts(vs, "none");
+    CHECK_EQ(eval_run(g_model, g_tok, sets, 1, &o, test_path("long"), &e), -1);
+    CHECK_CONTAINS(e.msg, "mem:4: problem 'long'");
+    CHECK_CONTAINS(e.msg, "context of 128");
+    problems_free(s);
+    verifier_set_free(vs);
+}
+
+TEST(a_bad_farm_endpoint_fails_before_sampling) {
+    setup();
+    // A model whose vocabulary is smaller than the tokenizer's: sampling would
+    // fail on the prompt's ids, so the farm error proves the farm came first.
+    Err e = {0};
+    ModelConfig cfg = *model_config(g_model);
+    cfg.vocab_size = 256;
+    Model *small = model_new(&cfg, 0, &e);
+    REQUIRE(small);
+    model_init_random(small, 1);
+    VerifierSet *vs = test_verifiers();
+    ProblemSet *s = make_set(2, NULL);
+    EvalSet sets[1] = {{.name = "mem", .problems = s}};
+    EvalOpts o = opts(vs, "none");
+    CHECK_EQ(eval_run(small, g_tok, sets, 1, &o, test_path("vocab"), &e), -1);
+    CHECK_CONTAINS(e.msg, "outside vocab_size");  // sampling does fail
+    o.farm = "bogus";
+    CHECK_EQ(eval_run(small, g_tok, sets, 1, &o, test_path("vocab"), &e), -1);
+    CHECK_CONTAINS(e.msg, "farm endpoint 'bogus'");
+    problems_free(s);
+    verifier_set_free(vs);
+    model_free(small);
+}
+
+TEST(stray_bytes_are_graded_not_rejected_by_the_farm) {
+    setup();
+    // At temperature 1 a random model writes byte tokens that spell no UTF-8.
+    // Through the farm every response must still be graded (correct/wrong,
+    // never "not UTF-8"), and samples.jsonl must be UTF-8 JSON.
+    VerifierSet *vs = test_verifiers();
+    ProblemSet *s = make_set(4, NULL);
+    EvalSet sets[1] = {{.name = "mem", .problems = s}};
+    EvalOpts o = opts(vs, "local:2");
+    o.ro.temperature = 1;
+    o.ro.max_new_tokens = 16;
+    o.k = 4;
+    Err e = {0};
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", test_path("bytes"));
+    REQUIRE(eval_run(g_model, g_tok, sets, 1, &o, dir, &e) == 0);
+    char *path = fs_join(dir, "samples.jsonl");
+    JsonlReader *r = jsonl_open(path, &e);
+    free(path);
+    REQUIRE(r);
+    cJSON *j;
+    int n = 0, graded = 0, replaced = 0;
+    while (jsonl_next(r, &j, &e) == 1) {
+        n++;
+        const char *st = json_opt_str(j, "status", "");
+        graded += strcmp(st, "wrong") == 0 || strcmp(st, "correct") == 0;
+        replaced += strstr(json_opt_str(j, "response", ""), "\xEF\xBF\xBD") != NULL;
+        cJSON_Delete(j);
+    }
+    jsonl_close(r);
+    CHECK_EQ(n, 16);
+    CHECK_EQ(graded, 16);
+    REQUIRE(replaced > 0);  // else nothing was tested: change the seed
+    problems_free(s);
+    verifier_set_free(vs);
 }
 
 TEST(teardown) {

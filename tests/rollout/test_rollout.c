@@ -1,6 +1,8 @@
 // test_rollout.c: the rollout engine on a tiny random model and a tokenizer
 // trained here. The key property: the log-probs it records equal a full
 // forward pass over the same sequences, batched or not, shared prefix or not.
+#include <iconv.h>
+#include <limits.h>
 #include <math.h>
 
 #include "common/base.h"
@@ -155,11 +157,14 @@ TEST(stop_ids_stop_strings_and_length) {
     CHECK_EQ(s.samples[0].finish, ROLLOUT_STOP);
     CHECK_EQ(s.samples[0].ids[first], stop);
     rollout_result_free(&s);
-    // A stop string taken from the middle of the greedy text cuts it there.
+    // A stop string taken from the middle of the greedy text cuts it there
+    // (two ASCII characters: the text may hold U+FFFD for stray bytes).
     const char *full = g.samples[0].text;
-    size_t L = strlen(full);
+    size_t L = strlen(full), at = L / 2;
     REQUIRE(L >= 4);
-    char needle[3] = {full[L / 2], full[L / 2 + 1], 0};
+    while (at + 1 < L && !((unsigned char)full[at] < 0x80 && (unsigned char)full[at + 1] < 0x80)) at++;
+    REQUIRE(at + 1 < L);
+    char needle[3] = {full[at], full[at + 1], 0};
     const char *stops[] = {needle};
     o.n_stop_ids = 0;
     o.stop_strs = stops;
@@ -197,6 +202,101 @@ TEST(context_limit_and_bad_prompts) {
     CHECK_EQ(r.n, 0);
 }
 
+TEST(context_limit_with_a_huge_token_limit) {
+    setup();
+    // max_new_tokens near INT_MAX: the context bounds the sample (no overflow).
+    int32_t ids[90];
+    for (int i = 0; i < 90; i++) ids[i] = i % 200;
+    RolloutOpts o = rollout_defaults();
+    o.max_new_tokens = INT_MAX;
+    RolloutPrompt near = {ids, 90, 2, 1};
+    RolloutResult r;
+    Err e = {0};
+    REQUIRE(rollout_generate(g_model, g_tok, &o, &near, 1, NULL, &r, &e) == 0);
+    for (int i = 0; i < r.n; i++) {
+        CHECK_EQ(r.samples[i].finish, ROLLOUT_LENGTH);
+        CHECK_EQ(r.samples[i].n, 6);
+    }
+    rollout_result_free(&r);
+}
+
+// 1 when s is well-formed UTF-8, by glibc's decoder (independent of ours).
+static int is_utf8(const char *s) {
+    iconv_t cd = iconv_open("UTF-32LE", "UTF-8");
+    RS_CHECK(cd != (iconv_t)-1);
+    size_t in = strlen(s), cap = 4 * in + 4, out = cap;
+    char *buf = xmalloc(cap), *ip = (char *)s, *op = buf;
+    size_t rc = iconv(cd, &ip, &in, &op, &out);
+    iconv_close(cd);
+    free(buf);
+    return rc != (size_t)-1 && in == 0;
+}
+
+TEST(sample_text_is_utf8_even_when_the_bytes_are_not) {
+    setup();
+    // A random model samples byte tokens freely: most raw generations are
+    // not UTF-8. The text must be (the farm rejects anything else), equal to
+    // the plain decode where that is valid, and U+FFFD where it was not.
+    BpeIds a = {0};
+    encode("The quick", &a);
+    RolloutOpts o = rollout_defaults();
+    o.max_new_tokens = 24;
+    RolloutPrompt p = {a.data, (int)a.len, 16, 77};
+    RolloutResult r;
+    Err e = {0};
+    REQUIRE(rollout_generate(g_model, g_tok, &o, &p, 1, NULL, &r, &e) == 0);
+    int raw_bad = 0;
+    for (int i = 0; i < r.n; i++) {
+        const RolloutSample *s = &r.samples[i];
+        Buf raw = {0};
+        REQUIRE(bpe_decode(g_tok, s->ids, (size_t)s->n, &raw, &e) == 0);
+        CHECK_MSG(is_utf8(s->text), "sample %d: text is not UTF-8", i);
+        int valid = memchr(raw.data, 0, raw.len) == NULL && is_utf8(raw.data);
+        if (valid) CHECK_STR_EQ(s->text, raw.data);
+        else CHECK_CONTAINS(s->text, "\xEF\xBF\xBD");
+        raw_bad += !valid;
+        buf_free(&raw);
+    }
+    REQUIRE(raw_bad > 0);  // else the test proves nothing: change the seed
+    rollout_result_free(&r);
+    bpe_ids_free(&a);
+}
+
+TEST(mixed_group_sizes_same_samples_and_logprobs_at_any_batch) {
+    setup();
+    // Six prompts with G = 1..4: forks from prompt slots across rounds,
+    // direct prefills, and more prompts than prompt slots at batch 5.
+    BpeIds a = {0};
+    encode("12 + 34 = 46. The lazy dog", &a);
+    RolloutOpts o = rollout_defaults();
+    o.max_new_tokens = 10;
+    o.top_k = 50;
+    RolloutPrompt p[6];
+    const int G[6] = {2, 3, 1, 4, 2, 3};
+    for (int i = 0; i < 6; i++) p[i] = (RolloutPrompt){a.data, 1 + 3 * i % (int)a.len, G[i], (uint64_t)(100 + i)};
+    RolloutResult ref;
+    Err e = {0};
+    o.batch = 1;
+    REQUIRE(rollout_generate(g_model, g_tok, &o, p, 6, NULL, &ref, &e) == 0);
+    REQUIRE(ref.n == 15);
+    const int batches[] = {2, 5, 15};
+    for (int b = 0; b < 3; b++) {
+        o.batch = batches[b];
+        RolloutResult r;
+        REQUIRE(rollout_generate(g_model, g_tok, &o, p, 6, NULL, &r, &e) == 0);
+        REQUIRE(r.n == 15);
+        for (int i = 0; i < 15; i++)
+            CHECK_MSG(r.samples[i].n == ref.samples[i].n &&
+                          memcmp(r.samples[i].ids, ref.samples[i].ids, sizeof(int32_t) * (size_t)r.samples[i].n) == 0,
+                      "batch %d: sample %d differs from batch 1", batches[b], i);
+        double err = max_logp_error(p, &r);
+        CHECK_MSG(err < 1e-4, "batch %d: max |dlogp| %g", batches[b], err);
+        rollout_result_free(&r);
+    }
+    rollout_result_free(&ref);
+    bpe_ids_free(&a);
+}
+
 TEST(sampler_truncation_and_frequencies) {
     float logits[4] = {2.0f, 1.0f, 0.5f, -1.0f};
     float scratch[8], lp;
@@ -219,6 +319,13 @@ TEST(sampler_truncation_and_frequencies) {
     for (int i = 0; i < n; i++) hist[rollout_sample_token(logits, 4, 1, 2, 1, &rng, scratch, &lp)]++;
     CHECK_EQ(hist[2] + hist[3], 0);
     CHECK_NEAR((double)hist[0] / n, exp(2.0) / (exp(2.0) + exp(1.0)), 0.01);
+    // top-k then top-p: the nucleus is over the renormalised top k (HF,
+    // vLLM). Top-2 renormalised is .73, .27, so top-p .7 keeps token 0 only.
+    int others = 0;
+    for (int i = 0; i < 200; i++) others += rollout_sample_token(logits, 4, 1, 2, 0.7f, &rng, scratch, &lp) != 0;
+    CHECK_EQ(others, 0);
+    // The full-distribution logp is kept whatever the truncation.
+    CHECK_NEAR(lp, 2.0 - lse, 1e-6);
     // Temperature sharpens: the logp is at that temperature.
     rollout_sample_token(logits, 4, 0.5f, 1, 1, &rng, scratch, &lp);
     CHECK_NEAR(lp, 4.0 - log(exp(4.0) + exp(2.0) + exp(1.0) + exp(-2.0)), 1e-5);
