@@ -60,9 +60,16 @@ static int build_prompt(const Bpe *tok, const EvalOpts *o, const Templates *t, c
     if (o->chat) {
         rc = rollout_chat_prompt(tok, o->system, body, ids, e);
     } else {
+        // A base model saw every document after <|endoftext|>; start the same way.
+        int32_t bos = bpe_special_id(tok, "<|endoftext|>");
+        if (bos >= 0) bpe_ids_push(ids, bos);
         Buf b = {0};
-        for (int i = 0; o->shots && i < o->n_shots && i < o->shots->n; i++) {
+        // Never show a problem its own answer: skip shots with its id or text
+        // (lm-eval-harness excludes the document itself the same way).
+        for (int i = 0, used = 0; o->shots && used < o->n_shots && i < o->shots->n; i++) {
             const Problem *s = &o->shots->items[i];
+            if (strcmp(s->id, p->id) == 0 || strcmp(s->prompt, p->prompt) == 0) continue;
+            used++;
             char *q = problems_render_prompt(t->tmpl[s->kind], s);
             buf_printf(&b, "%s\n", q);
             shot_completion(s, &b);
@@ -146,12 +153,14 @@ typedef struct {
     int set, problem;  // which problem a prompt is
 } PromptRef;
 
-static cJSON *sample_record(const EvalSet *s, const Problem *p, const RolloutSample *rs, const cJSON *res) {
+static cJSON *sample_record(const EvalSet *s, const Problem *p, int prompt_tokens, const RolloutSample *rs,
+                            const cJSON *res) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "set", s->name);
     cJSON_AddStringToObject(o, "problem_id", p->id);
     cJSON_AddNumberToObject(o, "sample", rs->index);
     cJSON_AddStringToObject(o, "response", rs->text);
+    cJSON_AddNumberToObject(o, "prompt_tokens", prompt_tokens);
     cJSON_AddNumberToObject(o, "tokens", rs->n);
     cJSON_AddStringToObject(o, "finish", rollout_finish_name(rs->finish));
     const char *status = json_opt_str(res, "status", "error");
@@ -273,8 +282,8 @@ static int write_summary(EvalSet *sets, int nsets, const EvalOpts *o, const Roll
     return rc;
 }
 
-static int write_samples(const EvalSet *sets, const RolloutResult *rr, const PromptRef *refs, int K,
-                         cJSON **results, const char *out_dir, Err *e) {
+static int write_samples(const EvalSet *sets, const RolloutResult *rr, const PromptRef *refs,
+                         const RolloutPrompt *prompts, int K, cJSON **results, const char *out_dir, Err *e) {
     char *path = fs_join(out_dir, "samples.jsonl");
     AtomicFile *f = afile_open(path, e);
     free(path);
@@ -282,7 +291,7 @@ static int write_samples(const EvalSet *sets, const RolloutResult *rr, const Pro
     for (int i = 0; i < rr->n; i++) {
         const PromptRef *ref = &refs[i / K];
         const EvalSet *s = &sets[ref->set];
-        cJSON *rec = sample_record(s, &s->problems->items[ref->problem], &rr->samples[i], results[i]);
+        cJSON *rec = sample_record(s, &s->problems->items[ref->problem], prompts[i / K].len, &rr->samples[i], results[i]);
         json_write_line(afile_fp(f), rec);
         cJSON_Delete(rec);
     }
@@ -356,7 +365,7 @@ int eval_run(Model *m, const Bpe *tok, EvalSet *sets, int nsets, const EvalOpts 
         if (rc == 0) log_info("eval: graded %d responses in %.1f s (farm %s)", rr.n, rs_now() - t0, o->farm);
     }
     grader_close(&gr);
-    if (rc == 0) rc = write_samples(sets, &rr, refs, o->k, results, out_dir, e);
+    if (rc == 0) rc = write_samples(sets, &rr, refs, prompts, o->k, results, out_dir, e);
     if (rc == 0) rc = write_summary(sets, nsets, o, &rr, refs, results, out_dir, e);
     for (int j = 0; jobs && j < rr.n; j++) cJSON_Delete(jobs[j]), cJSON_Delete(results[j]);
     free(jobs), free(results);

@@ -10,9 +10,11 @@
 //
 // Prompts. Chat mode wraps each kind's template (templates/math.txt, ...)
 // in the ChatML template; a tokenizer without chat tokens is an error.
-// Plain mode (base models) puts few-shot examples before the problem:
+// Plain mode (base models) starts with <|endoftext|> (as every pretraining
+// document does) and puts few-shot examples before the problem:
 // "<template(shot)>\n<shot solution>\n\n" per shot, then "<template(p)>\n",
-// and stops at a blank line; the default plain template is "{problem}".
+// and stops at a blank line; the default plain template is "{problem}". A
+// shot with the problem's own id or text is skipped (no answer leaks).
 // Not thread-safe per model.
 #pragma once
 #include <stdint.h>

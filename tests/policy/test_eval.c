@@ -290,6 +290,54 @@ TEST(stray_bytes_are_graded_not_rejected_by_the_farm) {
     verifier_set_free(vs);
 }
 
+TEST(few_shot_never_shows_a_problem_its_own_answer) {
+    setup();
+    // Two problems, one long and one short, used as their own shot pool with
+    // one shot each: each prompt must hold the OTHER problem as its example,
+    // so both prompts have about the same length. Were a problem its own
+    // shot, the long one's prompt would be far longer than the short one's.
+    ProblemSet *s = problems_set_new("mem");
+    const char *texts[2] = {"What is the sum of all the numbers from one to ten, counted twice over?", "What is 1?"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *p = cJSON_CreateObject();
+        char id[8];
+        snprintf(id, sizeof id, "q%d", i);
+        cJSON_AddStringToObject(p, "id", id);
+        cJSON_AddStringToObject(p, "kind", "math");
+        cJSON_AddStringToObject(p, "prompt", texts[i]);
+        cJSON_AddStringToObject(p, "answer", "7");
+        cJSON_AddStringToObject(p, "verifier", "exact");
+        Err e = {0};
+        REQUIRE(problems_add(s, p, i + 1, "mem", &e) == 0);
+    }
+    VerifierSet *vs = test_verifiers();
+    EvalOpts o = opts(vs, "none");
+    o.k = 1;
+    o.shots = s;
+    o.n_shots = 1;
+    EvalSet sets[1] = {{.name = "mem", .problems = s}};
+    Err e = {0};
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", test_path("shots"));
+    REQUIRE(eval_run(g_model, g_tok, sets, 1, &o, dir, &e) == 0);
+    char *path = fs_join(dir, "samples.jsonl");
+    JsonlReader *r = jsonl_open(path, &e);
+    free(path);
+    REQUIRE(r);
+    cJSON *j;
+    int len[2] = {0}, n = 0;
+    while (n < 2 && jsonl_next(r, &j, &e) == 1) {
+        len[n++] = (int)json_opt_int(j, "prompt_tokens", -1);
+        cJSON_Delete(j);
+    }
+    jsonl_close(r);
+    REQUIRE(n == 2);
+    CHECK(len[0] > 20);
+    CHECK_MSG(abs(len[0] - len[1]) <= 2, "prompt tokens %d vs %d: a problem was its own shot", len[0], len[1]);
+    problems_free(s);
+    verifier_set_free(vs);
+}
+
 TEST(teardown) {
     model_free(g_model);
     bpe_free(g_tok);
