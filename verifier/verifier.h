@@ -53,6 +53,9 @@ typedef struct VerifierSet VerifierSet;
 // A set holding the built-ins of builtins.def.
 VerifierSet *verifier_set_new(void);
 void verifier_set_free(VerifierSet *s);
+// Register a C verifier (a test double, or one outside builtins.def); the set
+// copies *v and its name. Returns 0, or -1 when the name is taken or invalid.
+int verifier_set_add(VerifierSet *s, const Verifier *v, Err *e);
 // Register an external program as verifier `name`. Returns 0 or -1.
 int verifier_set_add_plugin(VerifierSet *s, const char *name, const char *path, Err *e);
 // Register every executable in dir as a plugin named after its file (minus extension).
