@@ -55,17 +55,15 @@ static int run(EvalArgs *a) {
     EvalSet *sets = xcalloc((size_t)nsets, sizeof *sets);
     char **names = xcalloc((size_t)nsets, sizeof(char *));
     VerifierSet *vs = verifier_set_new();
+    FarmClient *farm = NULL;
     if (add_plugins(vs, a, &e) != 0) goto done;
-    if (!(m = model_load(a->model, 0, &e))) goto done;
-    if (!(tok = bpe_load(a->model, &e))) goto done;
-    if (bpe_vocab_size(tok) > model_config(m)->vocab_size) {
-        err_set(&e, "%s: tokenizer has %d tokens but the model's vocab_size is %d", a->model, bpe_vocab_size(tok),
-                model_config(m)->vocab_size);
-        goto done;
-    }
+    // Problems first (bad files fail fast), then the farm (local workers fork
+    // this process, which is smallest before the model is loaded), then the model.
     for (int i = 0; i < nsets; i++) {
         if (!(ps[i] = problems_load(a->problems.items[i], a->skip_bad, &e))) goto done;
-        if (ps[i]->n_bad) fprintf(stderr, "reasoner eval: %s: skipped %d bad records (first: %s)\n", ps[i]->path, ps[i]->n_bad, ps[i]->first_bad);
+        if (ps[i]->n_bad)
+            fprintf(stderr, "reasoner eval: %s: skipped %d bad records (first: %s)\n", ps[i]->path, ps[i]->n_bad,
+                    ps[i]->first_bad);
         if (a->limit > 0) problems_truncate(ps[i], a->limit);
         names[i] = xstrdup(ps[i]->stem);
         for (int j = 0; j < i; j++)
@@ -76,6 +74,20 @@ static int run(EvalArgs *a) {
                 names[i] = buf_take(&b);
             }
         sets[i] = (EvalSet){.name = names[i], .problems = ps[i]};
+    }
+    if (strcmp(a->farm, "none") != 0) {
+        FarmClientOptions fo = {.verifiers = vs};
+        if (!(farm = farm_client_new(a->farm, &fo, &e))) {
+            err_wrap(&e, "--farm %s", a->farm);
+            goto done;
+        }
+    }
+    if (!(m = model_load(a->model, 0, &e))) goto done;
+    if (!(tok = bpe_load(a->model, &e))) goto done;
+    if (bpe_vocab_size(tok) > model_config(m)->vocab_size) {
+        err_set(&e, "%s: tokenizer has %d tokens but the model's vocab_size is %d", a->model, bpe_vocab_size(tok),
+                model_config(m)->vocab_size);
+        goto done;
     }
     if (a->few_shot > 0) {
         if (!a->few_shot_from) {
@@ -99,6 +111,7 @@ static int run(EvalArgs *a) {
     o.n_shots = a->few_shot;
     o.farm = a->farm;
     o.verifiers = vs;
+    o.client = farm;
     o.grade_timeout_s = a->timeout;
     fprintf(stderr, "reasoner eval: model %s, %d set(s), k=%d, temperature %.2f, top-p %.2f, max tokens %d, farm %s\n",
             a->model, nsets, a->k, a->temperature, a->top_p, a->max_tokens, a->farm);
@@ -110,6 +123,7 @@ done:
     for (int i = 0; i < nsets; i++) problems_free(ps[i]), free(names[i]);
     problems_free(shots);
     free(ps), free(sets), free(names);
+    farm_client_free(farm);
     verifier_set_free(vs);
     bpe_free(tok);
     model_free(m);

@@ -119,12 +119,18 @@ typedef struct {
     VerifierSet *own;
     const VerifierSet *vs;
     FarmClient *farm;
+    int borrowed;  // farm is the caller's (EvalOpts.client)
 } Grader;
 
 static int grader_open(const EvalOpts *o, Grader *g, Err *e) {
     memset(g, 0, sizeof *g);
     g->vs = o->verifiers;
     if (!g->vs) g->vs = g->own = verifier_set_new();
+    if (o->client) {
+        g->farm = o->client;
+        g->borrowed = 1;
+        return 0;
+    }
     if (strcmp(o->farm, "none") == 0) return 0;
     FarmClientOptions fo = {.verifiers = g->vs};
     g->farm = farm_client_new(o->farm, &fo, e);
@@ -132,7 +138,7 @@ static int grader_open(const EvalOpts *o, Grader *g, Err *e) {
 }
 
 static void grader_close(Grader *g) {
-    farm_client_free(g->farm);
+    if (!g->borrowed) farm_client_free(g->farm);
     verifier_set_free(g->own);
     memset(g, 0, sizeof *g);
 }

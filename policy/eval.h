@@ -25,6 +25,7 @@
 #include "problems/problems.h"
 #include "rollout/rollout.h"
 #include "tokenizer/bpe.h"
+#include "verifier/farm.h"
 #include "verifier/verifier.h"
 
 typedef struct EvalOpts {
@@ -37,6 +38,9 @@ typedef struct EvalOpts {
     const ProblemSet *shots;    // plain mode: few-shot examples (NULL: none)
     int n_shots;
     const char *farm;           // "local:N", an endpoint, or "none" (grade in this process)
+    FarmClient *client;         // an open farm client to grade with instead (the caller's);
+                                // open it before loading the model: local workers fork the
+                                // process, and a small process forks sandboxes faster
     const VerifierSet *verifiers;  // what local/none grade with (NULL: the built-ins)
     double grade_timeout_s;     // per batch (default 600)
 } EvalOpts;
