@@ -1,0 +1,5 @@
+// expect: timeout
+int main(void) {
+    volatile unsigned long x = 0;
+    for (;;) x++;
+}

@@ -1,0 +1,3 @@
+# expect: memory
+b = bytearray(10 ** 11)
+print("ESCAPED")

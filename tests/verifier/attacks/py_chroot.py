@@ -1,0 +1,4 @@
+# expect: denied
+import os
+os.chroot(".")
+print("ESCAPED")

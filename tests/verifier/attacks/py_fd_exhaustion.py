@@ -1,0 +1,4 @@
+# expect: runtime_error
+files = []
+while True:
+    files.append(open("/dev/null"))

@@ -1,0 +1,3 @@
+# expect: runtime_error
+print(open("/etc/shadow").read())
+print("ESCAPED")

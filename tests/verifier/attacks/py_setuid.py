@@ -1,0 +1,4 @@
+# expect: denied
+import os
+os.setuid(0)
+print("ESCAPED")
