@@ -35,6 +35,12 @@ CFLAGS  += -std=c11 $(OPT) $(WARN) $(OPENMP) -I. $(PKG_CFLAGS) -D_GNU_SOURCE
 CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter $(OPENMP) -I. -D_GNU_SOURCE
 LDLIBS  += $(PKG_LIBS) $(if $(HAVE_CLD2),-lcld2) -lstdc++ -lm -lpthread
 LDFLAGS += $(OPENMP) $(if $(filter 1,$(SAN)),$(SANFLAGS))
+# CUDA is on when nvcc is found and there are .cu sources to build; until
+# then nothing links the CUDA runtime (it would only bloat every process).
+CU_SRCS := $(strip $(foreach l,$(LAYERS),$(wildcard $(l)/*.cu)))
+ifeq ($(CU_SRCS),)
+override CUDA := 0
+endif
 ifeq ($(CUDA),1)
 CFLAGS  += -DRS_CUDA=1
 NVFLAGS := -O2 -std=c++17 -arch=sm_$(CUDA_ARCH) -I. -DRS_CUDA=1 --compiler-options -fPIC

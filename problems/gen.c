@@ -246,7 +246,7 @@ static int gen_countdown(Rng *r, const GenOptions *o, GenItem *it) {
         buf_printf(&it->canonical, "=%lld", (long long)target);
         buf_printf(&it->prompt,
                    "Using the numbers [%s], create an equation that equals %lld. You can use basic arithmetic "
-                   "operations (+, -, *, /) and each number must be used exactly once.",
+                   "operations (+, -, *, /) and each number can be used at most once.",
                    list.data, (long long)target);
         expr_print(&x, root, &expr, 1);
         buf_printf(&it->solution, "%sSo %s = %lld. The answer is \\boxed{%s}.", steps.data, expr.data,

@@ -11,9 +11,9 @@
 //              operations drawn from `ops` (+ - * /; division is always exact), nested as a
 //              random tree and printed with the parentheses it needs. Answer: an integer.
 //   countdown  "Using the numbers [3, 25, 4, 75], create an equation that equals 203..."
-//              Fields "numbers" and "target"; each number must be used exactly once with
-//              + - * / and parentheses. Always solvable: the target is built by combining the
-//              numbers with positive whole intermediate results (so a solver that keeps
+//              Fields "numbers" and "target"; each number may be used at most once with
+//              + - * / and parentheses (the plugin's rule, as TinyZero's). Always solvable: the
+//              target is built by combining all the numbers with positive whole intermediate results (so a solver that keeps
 //              every intermediate a positive integer finds it too). No "answer": there are
 //              many; "verifier": "countdown", and "solution" holds one.
 //   aime       integer answers 0..999 from computable templates (problems_aime_templates):
