@@ -10,7 +10,7 @@ set -euo pipefail
 : "${REASONER:?}" "${DEMO_OUT:?}"
 out=$DEMO_OUT/tokenizer
 vocab=${DEMO_TOKENIZER_VOCAB:-4096}
-mapfile -t docs < <(find "$DEMO_OUT/data" -name '*.jsonl' 2>/dev/null | sort)
+mapfile -t docs < <(find "$DEMO_OUT/data" -maxdepth 1 -name '*.jsonl' 2>/dev/null | sort)
 if [ "${#docs[@]}" -eq 0 ]; then
   echo "20-tokenizer: no corpus: $DEMO_OUT/data/*.jsonl is missing (run scripts/demo/10-data.sh first)" >&2
   exit 1
