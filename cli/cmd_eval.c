@@ -18,19 +18,6 @@ typedef struct {
     int64_t seed;
 } EvalArgs;
 
-static int add_plugins(VerifierSet *vs, const EvalArgs *a, Err *e) {
-    for (int i = 0; i < a->plugins.n; i++) {
-        const char *spec = a->plugins.items[i], *eq = strchr(spec, '=');
-        if (!eq || eq == spec || !eq[1]) return err_set(e, "--plugin %s: expected NAME=PATH", spec);
-        char *name = xstrndup(spec, (size_t)(eq - spec));
-        int rc = verifier_set_add_plugin(vs, name, eq + 1, e);
-        free(name);
-        if (rc != 0) return -1;
-    }
-    if (a->plugins_dir && verifier_set_add_plugin_dir(vs, a->plugins_dir, e) != 0) return -1;
-    return 0;
-}
-
 static void print_table(const EvalSet *sets, int n, const char *out) {
     printf("%-20s %8s %8s %9s %9s %9s %8s %6s\n", "set", "problems", "samples", "avg@K", "pass@K", "maj@K", "tokens",
            "trunc");
@@ -54,9 +41,9 @@ static int run(EvalArgs *a) {
     ProblemSet **ps = xcalloc((size_t)nsets, sizeof *ps), *shots = NULL;
     EvalSet *sets = xcalloc((size_t)nsets, sizeof *sets);
     char **names = xcalloc((size_t)nsets, sizeof(char *));
-    VerifierSet *vs = verifier_set_new();
     FarmClient *farm = NULL;
-    if (add_plugins(vs, a, &e) != 0) goto done;
+    VerifierSet *vs = farm_verifiers_new(a->plugins.items, a->plugins.n, a->plugins_dir, &e);
+    if (!vs) goto done;
     // Problems first (bad files fail fast), then the farm (local workers fork
     // this process, which is smallest before the model is loaded), then the model.
     for (int i = 0; i < nsets; i++) {
