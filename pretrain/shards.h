@@ -24,7 +24,8 @@
 // T+1 tokens starting every T tokens (the last token of a window is the
 // first of the next, so every token is a target exactly once), visited in
 // a seeded permutation per epoch (training) or in order (validation). Its
-// position is two integers, saved in trainer_state.json for resume.
+// position (epoch, index) is saved in trainer_state.json for resume, with
+// the window count, so that a resume on other data or seq_len is refused.
 //
 // Thread-safety: a ShardSet is read-only after open and may be shared; a
 // ShardLoader and a ShardWriter belong to one thread.
@@ -65,8 +66,8 @@ static inline uint32_t shard_token(const ShardInfo *s, int64_t i) {
 }
 
 // Write one shard atomically (temp file, fsync, rename). ids are n values,
-// each below vocab_size. Returns 0 or -1.
-int shard_write(const char *path, const uint32_t *ids, int64_t n, uint32_t vocab_size, uint32_t eot_id, Err *e);
+// each in [0, vocab_size). Returns 0 or -1.
+int shard_write(const char *path, const int32_t *ids, int64_t n, uint32_t vocab_size, uint32_t eot_id, Err *e);
 
 // A writer that cuts one split's stream of documents into shard files
 // dir/SPLIT_000000.bin, dir/SPLIT_000001.bin, ... of shard_tokens tokens each
@@ -75,8 +76,9 @@ typedef struct ShardWriter ShardWriter;
 
 ShardWriter *shard_writer_new(const char *dir, const char *split, int64_t shard_tokens, uint32_t vocab_size,
                               uint32_t eot_id);
-// Append one document's ids (the caller puts eot_id first). Returns 0 or -1.
-int shard_writer_add(ShardWriter *w, const uint32_t *ids, int64_t n, Err *e);
+// Append one document: eot_id, then its n ids (each in [0, vocab_size)).
+// Returns 0 or -1.
+int shard_writer_add(ShardWriter *w, const int32_t *ids, int64_t n, Err *e);
 // Commit the last, partial shard. Returns 0 or -1.
 int shard_writer_finish(ShardWriter *w, Err *e);
 // {"documents", "tokens", "shards": [{"file", "tokens"}, ...]} for the manifest.
@@ -92,7 +94,9 @@ void shard_writer_free(ShardWriter *w);
 typedef struct ShardSet ShardSet;
 
 // Open the shards of split ("train" or "val") listed in dir/shards.json,
-// checking every header against the manifest. NULL and e on failure.
+// checking every header against the manifest and every shard's checksum and
+// ids (one read of the data; the pages stay mapped, not copied). An empty
+// split (val_fraction 0) opens with no shards. NULL and e on failure.
 ShardSet *shard_set_open(const char *dir, const char *split, Err *e);
 void shard_set_free(ShardSet *s);
 int64_t shard_set_tokens(const ShardSet *s);
@@ -130,3 +134,40 @@ int shard_loader_seek(ShardLoader *l, ShardLoaderPos pos, Err *e);
 // {"epoch", "index", "n_windows"} for trainer_state.json, and back.
 cJSON *shard_loader_pos_to_json(ShardLoaderPos pos);
 int shard_loader_pos_from_json(const cJSON *j, const char *ctx, ShardLoaderPos *out, Err *e);
+
+// ---------------------------------------------------------------------------
+// Tokenizing text into a data folder (`reasoner tokenize`)
+//
+// Inputs: a file ending in ".jsonl" holds one document per line, its "text"
+// field (the data pipeline's output), streamed; any other file is plain
+// text, read whole: one document, or several separated by lines that hold
+// exactly "<|endoftext|>" (as TinyStories ships). Empty documents are skipped.
+// Text is encoded with special tokens treated as ordinary text, so a
+// document can never forge a separator. A document goes to the validation
+// split when the xxh64 of its bytes falls below val_fraction of the hash
+// range: deterministic, and exact duplicates never straddle the splits.
+// Documents are encoded in parallel batches and written in input order, so
+// the shards are byte-identical whatever the thread count.
+
+typedef struct ShardTokenizeOpts {
+    const char *tokenizer;         // tokenizer.json, a folder holding one, or X.tiktoken
+    const char *const *inputs;     // files, in order
+    int n_inputs;
+    const char *out_dir;           // created if missing
+    int64_t shard_tokens;          // tokens per shard file
+    double val_fraction;           // in [0, 1)
+    int threads;                   // <= 0: all cores
+    int progress;                  // 1: a progress bar on stderr
+} ShardTokenizeOpts;
+
+typedef struct ShardTokenizeStats {
+    int64_t documents[2], tokens[2];  // [0] train, [1] val
+    int64_t skipped_empty;            // documents with no text
+    double bytes, seconds;
+} ShardTokenizeStats;
+
+// Tokenize the inputs into out_dir: shards, tokenizer.json and, last,
+// shards.json. An earlier run's shards.json and shards there are removed
+// first, so a run that fails leaves a folder that no loader accepts. Returns 0 or -1 with e
+// ("path:line: field: what is wrong" for bad input).
+int shard_tokenize(const ShardTokenizeOpts *o, ShardTokenizeStats *st, Err *e);
