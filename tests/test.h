@@ -78,8 +78,9 @@ static char t__tmpdir[256];
             T__FAIL("CHECK_NEAR(%s, %s, %g): %.10g vs %.10g", #a, #b, t__t, t__a, t__b);          \
     } while (0)
 
-// A fresh temp directory for this test program, removed at exit unless
-// KEEP_TMP is set. Returns the same path on every call.
+// A fresh temp directory for this test program, made before the first test
+// and removed at exit unless KEEP_TMP is set. Returns the same path on every
+// call, from any thread.
 __attribute__((unused)) static const char *test_tmpdir(void) {
     if (!t__tmpdir[0]) {
         snprintf(t__tmpdir, sizeof t__tmpdir, "%s/reasoner-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -108,6 +109,7 @@ __attribute__((unused)) static void test_write_file(const char *path, const char
 int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
     int passed = 0, failed = 0;
+    test_tmpdir();  // made here, before any test starts threads that race to make it
     for (int i = 0; i < t__ncases; i++) {
         if (filter && !strstr(t__cases[i].name, filter)) continue;
         int before = t__failed_checks;
