@@ -3,9 +3,9 @@
 # documents of 10-data.sh ($DEMO_OUT/data/*.jsonl) plus arithmetic text from
 # the problem generator (its train split: 40-eval.sh tests on the held-out
 # split) with the tokenizer of 20-tokenizer.sh, pretrains the `small` preset
-# for 5.5 minutes of training (--time-budget sets the step count from the
+# for 7.5 minutes of training (--time-budget sets the step count from the
 # measured step time, so a faster machine trains longer, never more than
-# 3000 steps), then prints the validation loss and a sample. Budget: 7
+# 3000 steps), then prints the validation loss and a sample. Budget: 9
 # minutes on 2 cores.
 #   DEMO_PRETRAIN_SECS=60 bash scripts/demo/30-pretrain.sh   # a quick run
 set -euo pipefail
@@ -13,7 +13,7 @@ set -euo pipefail
 tok=$DEMO_OUT/tokenizer/tokenizer.json
 shards=$DEMO_OUT/shards
 out=$DEMO_OUT/pretrain
-secs=${DEMO_PRETRAIN_SECS:-330}
+secs=${DEMO_PRETRAIN_SECS:-450}
 [ -f "$tok" ] || { echo "30-pretrain: $tok missing: run 20-tokenizer.sh first" >&2; exit 1; }
 # The data stage's output shards (shard-NNNNN.jsonl) sit at the top of data/;
 # removed/ and work/ below it hold rejected documents and parts.

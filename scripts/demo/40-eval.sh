@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Demo stage: evaluate the pretrained base model few-shot on a held-out
-# arithmetic set (the generator's test split, never seen in pretraining),
+# Demo stage: evaluate the pretrained base model few-shot on held-out
+# two-digit additions and subtractions (the generator's test split, never seen in pretraining),
 # graded through a local verifier farm; prints avg@k, pass@k and maj@k.
 set -euo pipefail
 : "${REASONER:?}" "${DEMO_OUT:?}"
 model=${DEMO_MODEL:-$DEMO_OUT/pretrain/final}
 out=$DEMO_OUT/eval
 mkdir -p "$out"
-"$REASONER" problems gen arith --n 40 --seed 101 --split test --digits 2 --steps 1 -o "$out/arith_test.jsonl"
-"$REASONER" problems gen arith --n 8 --seed 102 --split train --digits 2 --steps 1 -o "$out/shots.jsonl"
+"$REASONER" problems gen arith --n 40 --seed 101 --split test --digits 2 --steps 1 --ops +- -o "$out/arith_test.jsonl"
+"$REASONER" problems gen arith --n 8 --seed 102 --split train --digits 2 --steps 1 --ops +- -o "$out/shots.jsonl"
 "$REASONER" eval --model "$model" --problems "$out/arith_test.jsonl" --no-chat \
   --few-shot 3 --few-shot-from "$out/shots.jsonl" -k 4 --temperature 0.7 --max-tokens 48 \
   --farm local:2 --out "$out" | tee "$out/table.txt"
