@@ -99,6 +99,12 @@ void progress_add(Progress *p, double delta) {
     pthread_mutex_unlock(&p->mu);
 }
 
+void progress_set_total(Progress *p, double total) {
+    pthread_mutex_lock(&p->mu);
+    p->total = total;
+    pthread_mutex_unlock(&p->mu);
+}
+
 void progress_set_aux(Progress *p, double aux_done, const char *aux_unit, double aux_scale) {
     pthread_mutex_lock(&p->mu);
     p->aux_done = aux_done;

@@ -14,6 +14,8 @@ Progress *progress_new(const char *label, double total, const char *unit);
 // e.g. "loss 3.21". Copied.
 void progress_set(Progress *p, double done, const char *extra);
 void progress_add(Progress *p, double delta);
+// Change the total when the plan changes (a time budget re-estimating steps).
+void progress_set_total(Progress *p, double total);
 // Add a second counter's rate to the line, e.g. bytes as MB/s.
 void progress_set_aux(Progress *p, double aux_done, const char *aux_unit, double aux_scale);
 // Print the final line (elapsed, mean rate) and free p. NULL is fine.

@@ -473,17 +473,15 @@ static void maybe_fit_time_budget(Trainer *t, double t0, double t1) {
 
 static void show_progress(Trainer *t, Progress *bar, double loss, float lr, double tps, double mfu) {
     char extra[160];
-    int n = 0;
-    if (t->c.time_budget > 0)  // the total may still change: the bar counts steps, the text shows the plan
-        n = snprintf(extra, sizeof extra, "step %lld/%lld ", (long long)t->step, (long long)t->c.steps);
-    n += snprintf(extra + n, sizeof extra - n, "loss %.4f lr %.2e %.0f tok/s MFU %.0f%%", loss, lr, tps, 100 * mfu);
+    // A time budget re-plans the step count as step times are measured.
+    if (t->c.time_budget > 0) progress_set_total(bar, (double)(t->c.steps - t->start_step));
+    int n = snprintf(extra, sizeof extra, "loss %.4f lr %.2e %.0f tok/s MFU %.0f%%", loss, lr, tps, 100 * mfu);
     if (t->val_step > 0 && !isnan(t->val_loss)) snprintf(extra + n, sizeof extra - n, " val %.4f", t->val_loss);
     progress_set(bar, (double)(t->step - t->start_step), extra);
 }
 
 static int run_steps(Trainer *t, PretrainResult *r, double peak, Err *e) {
-    double total = t->c.time_budget > 0 ? 0 : (double)(t->c.steps - t->start_step);
-    Progress *bar = t->c.progress ? progress_new("pretrain", total, "steps") : NULL;
+    Progress *bar = t->c.progress ? progress_new("pretrain", (double)(t->c.steps - t->start_step), "steps") : NULL;
     double t0 = rs_now(), t1 = t0, train_time = 0;
     int rc = 0;
     while (rc == 0 && t->step < t->c.steps) {
