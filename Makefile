@@ -147,7 +147,9 @@ $(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_OBJS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
 	  echo "== $$n ($(FUZZ_SECS) s)"; \
-	  $$f -max_total_time=$(FUZZ_SECS) -max_len=65536 build/fuzz/corpus/$$n $$(test -d fuzz/seeds/$$n && echo fuzz/seeds/$$n) 2>&1 | tail -3 || exit 1; done
+	  $$f -max_total_time=$(FUZZ_SECS) -max_len=65536 -artifact_prefix=build/fuzz/$$n- build/fuzz/corpus/$$n $$(test -d fuzz/seeds/$$n && echo fuzz/seeds/$$n) \
+	    >build/fuzz/$$n.log 2>&1; rc=$$?; tail -3 build/fuzz/$$n.log; \
+	  [ $$rc -eq 0 ] || { echo "$$n failed: crash input and log in build/fuzz/"; exit 1; }; done
 
 clean:
 	rm -rf build
