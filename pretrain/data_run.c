@@ -460,17 +460,17 @@ static void process_batch(Run *r, Batch *b, DataScratch **scratch) {
 }
 
 static int pass1(Run *r, Err *e) {
-    int64_t todo = 0;
+    int64_t pending_bytes = 0;
     for (int i = 0; i < r->nin; i++)
-        if (!r->done[i]) todo += r->in[i].size;
-    if (!todo && r->nparts) return 0;
+        if (!r->done[i]) pending_bytes += r->in[i].size;
+    if (!pending_bytes && r->nparts) return 0;
     Queue q = {.run = r, .max_items = (size_t)r->threads * 64};
     q.max_bytes = RS_MAX((size_t)32 << 20, (size_t)r->threads * (8u << 20));
     pthread_mutex_init(&q.mu, NULL);
     pthread_cond_init(&q.cv, NULL);
     DataScratch **scratch = xcalloc((size_t)r->threads, sizeof *scratch);
     for (int t = 0; t < r->threads; t++) scratch[t] = data_scratch_new();
-    r->prog = r->o->progress ? progress_new("data pass 1", (double)todo / 1e6, "MB") : NULL;
+    r->prog = r->o->progress ? progress_new("data pass 1", (double)pending_bytes / 1e6, "MB") : NULL;
     pthread_t th;
     RS_CHECK(pthread_create(&th, NULL, reader_main, &q) == 0);
     PartWriter w = {0};
