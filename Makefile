@@ -28,11 +28,11 @@ PKG_LIBS   := $(if $(PKG_OK),$(shell pkg-config --libs $(PKG_OK)))
 HAVE_CLD2 := $(shell test -f /usr/include/cld2/public/compact_lang_det.h && echo 1)
 OPENMP  := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp)
 
-WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wno-missing-field-initializers
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 OPT     := $(if $(filter 1,$(SAN)),-O1 -g -fno-omit-frame-pointer $(SANFLAGS),-O2 -g)
 CFLAGS  += -std=c11 $(OPT) $(WARN) $(OPENMP) -I. $(PKG_CFLAGS) -D_GNU_SOURCE
-CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter $(OPENMP) -I. -D_GNU_SOURCE
+CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers $(OPENMP) -I. -D_GNU_SOURCE
 LDLIBS  += $(PKG_LIBS) $(if $(HAVE_CLD2),-lcld2) -lstdc++ -lm -lpthread
 LDFLAGS += $(OPENMP) $(if $(filter 1,$(SAN)),$(SANFLAGS))
 # CUDA is on when nvcc is found and there are .cu sources to build; until

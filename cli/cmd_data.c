@@ -22,8 +22,8 @@ static int cmd_run(int argc, char **argv) {
     const char *config = NULL, *out = NULL;
     int threads = 0, no_progress = 0;
     ArgSpec specs[] = {
-        {"input", 'i', ARG_LIST, &inputs, "PATH", "WARC (.warc[.gz]), JSONL with \"text\" (.jsonl[.gz]), HTML, .txt, or folders of them"},
-        {"out", 'o', ARG_STR, &out, "DIR", "output folder: shard-*.jsonl, stats.json, removed/, work/ (for resuming)"},
+        {"input", 'i', ARG_LIST, &inputs, "PATH", "WARC (.warc[.gz]), JSONL with \"text\" (.jsonl[.gz]), HTML, .txt, or folders of them", ARG_REQUIRED},
+        {"out", 'o', ARG_STR, &out, "DIR", "output folder: shard-*.jsonl, stats.json, removed/, work/ (for resuming)", ARG_REQUIRED},
         {"config", 'c', ARG_STR, &config, "FILE", "pipeline config (default: FineWeb's recipe, as configs/data-default.json)"},
         {"threads", 't', ARG_INT, &threads, "N", "worker threads (0: all cores)"},
         {"no-progress", 0, ARG_FLAG, &no_progress, NULL, "no progress bar"},
@@ -37,11 +37,6 @@ static int cmd_run(int argc, char **argv) {
                   .nspecs = (int)RS_ARRAY_LEN(specs)};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (!inputs.n || !out) {
-        fprintf(stderr, "reasoner data run: --input and --out are required (see --help)\n");
-        args_list_free(&inputs);
-        return 2;
-    }
     Err e;
     DataConfig c;
     if (!config) data_config_default(&c);

@@ -121,8 +121,8 @@ int cmd_eval(int argc, char **argv) {
     EvalArgs a = {.out = "out/eval", .farm = "local:2", .k = 1, .max_tokens = 512, .batch = 32, .chat = 1,
                   .temperature = 1.0, .top_p = 1.0, .timeout = 600, .plugins_dir = NULL};
     ArgSpec specs[] = {
-        {"model", 'm', ARG_STR, &a.model, "DIR", "checkpoint folder (config.json, model.safetensors, tokenizer.json)"},
-        {"problems", 'p', ARG_LIST, &a.problems, "FILE", "problem files: project JSONL or GSM8K/MATH/AIME/HumanEval/MBPP as published"},
+        {"model", 'm', ARG_STR, &a.model, "DIR", "checkpoint folder (config.json, model.safetensors, tokenizer.json)", ARG_REQUIRED},
+        {"problems", 'p', ARG_LIST, &a.problems, "FILE", "problem files: project JSONL or GSM8K/MATH/AIME/HumanEval/MBPP as published", ARG_REQUIRED},
         {"k", 'k', ARG_INT, &a.k, "K", "samples per problem"},
         {"temperature", 't', ARG_FLOAT, &a.temperature, "T", "sampling temperature (0 = greedy)"},
         {"top-p", 0, ARG_FLOAT, &a.top_p, "P", "nucleus sampling"},
@@ -152,11 +152,6 @@ int cmd_eval(int argc, char **argv) {
                   .specs = specs,
                   .nspecs = (int)RS_ARRAY_LEN(specs)};
     int rc = args_parse(&cmd, argc, argv);
-    if (rc == ARGS_OK && (!a.model || a.problems.n == 0)) {
-        fprintf(stderr, "reasoner eval: --model and --problems are required\nusage: reasoner eval %s  (see --help)\n",
-                cmd.usage_args);
-        rc = ARGS_USAGE;
-    }
     if (rc == ARGS_OK && a.k < 1) {
         fprintf(stderr, "reasoner eval: -k must be at least 1\n");
         rc = ARGS_USAGE;

@@ -27,9 +27,9 @@ int cmd_pretrain(int argc, char **argv) {
     char presets[256];
     snprintf(presets, sizeof presets, "a preset (%s) or a config.json", model_config_preset_names());
     ArgSpec specs[] = {
-        {"data", 'd', ARG_STR, &c.data_dir, "DIR", "a `reasoner tokenize` folder (required)"},
+        {"data", 'd', ARG_STR, &c.data_dir, "DIR", "a `reasoner tokenize` folder", ARG_REQUIRED},
         {"model-config", 'm', ARG_STR, &c.model_config, "NAME", presets},
-        {"out", 'o', ARG_STR, &c.out_dir, "DIR", "output folder (required)"},
+        {"out", 'o', ARG_STR, &c.out_dir, "DIR", "output folder", ARG_REQUIRED},
         {"resume", 0, ARG_STR, &c.resume_dir, "DIR", "continue from this checkpoint folder"},
         {"batch-size", 'b', ARG_INT, &c.batch_size, "B", "sequences per micro-batch"},
         {"seq-len", 't', ARG_INT, &c.seq_len, "T", "tokens per sequence (0: max_position_embeddings)"},
@@ -61,11 +61,6 @@ int cmd_pretrain(int argc, char **argv) {
                   .nspecs = (int)(sizeof specs / sizeof specs[0])};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (!c.data_dir || !c.out_dir) {
-        fprintf(stderr, "reasoner pretrain: --data and --out are required\n");
-        fprintf(stderr, "usage: %s %s  (see --help)\n", cmd.name, cmd.usage_args);
-        return 2;
-    }
     if (threads > 0) omp_set_num_threads(threads);
     c.schedule = schedule;
     c.seed = (uint64_t)seed;

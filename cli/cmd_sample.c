@@ -52,7 +52,7 @@ int cmd_sample(int argc, char **argv) {
     int threads = 0, echo = 1, stop = o.stop_at_eot;
     o.max_tokens = 128;
     ArgSpec specs[] = {
-        {"model", 'm', ARG_STR, &model, "DIR", "a checkpoint folder (config.json, model.safetensors, tokenizer.json)"},
+        {"model", 'm', ARG_STR, &model, "DIR", "a checkpoint folder (config.json, model.safetensors, tokenizer.json)", ARG_REQUIRED},
         {"prompt", 'p', ARG_STR, &prompt, "TEXT", "text to continue (special tokens allowed)"},
         {"temperature", 0, ARG_FLOAT, &temperature, "X", "softmax temperature (0: greedy)"},
         {"top-k", 0, ARG_INT, &o.top_k, "K", "sample among the K most likely tokens (0: all)"},
@@ -71,11 +71,6 @@ int cmd_sample(int argc, char **argv) {
                   .nspecs = (int)(sizeof specs / sizeof specs[0])};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (!model) {
-        fprintf(stderr, "reasoner sample: --model is required\n");
-        fprintf(stderr, "usage: %s %s  (see --help)\n", cmd.name, cmd.usage_args);
-        return 2;
-    }
     if (temperature < 0 || top_p <= 0 || top_p > 1 || o.top_k < 0 || o.max_tokens < 0) {
         fprintf(stderr, "reasoner sample: --temperature >= 0, --top-p in (0, 1], --top-k >= 0, --max-tokens >= 0\n");
         return 2;

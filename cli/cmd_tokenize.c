@@ -23,9 +23,9 @@ int cmd_tokenize(int argc, char **argv) {
     double val_fraction = 0.01;
     int threads = 0;
     ArgSpec specs[] = {
-        {"tokenizer", 't', ARG_STR, &tokenizer, "PATH", "tokenizer.json, a folder holding one, or X.tiktoken"},
-        {"input", 'i', ARG_LIST, &inputs, "FILE", "input files, in order (required)"},
-        {"out", 'o', ARG_STR, &out, "DIR", "the data folder to write (required)"},
+        {"tokenizer", 't', ARG_STR, &tokenizer, "PATH", "tokenizer.json, a folder holding one, or X.tiktoken", ARG_REQUIRED},
+        {"input", 'i', ARG_LIST, &inputs, "FILE", "input files, in order", ARG_REQUIRED},
+        {"out", 'o', ARG_STR, &out, "DIR", "the data folder to write", ARG_REQUIRED},
         {"shard-tokens", 0, ARG_I64, &shard_tokens, "N", "tokens per shard file"},
         {"val-fraction", 0, ARG_FLOAT, &val_fraction, "F", "fraction of documents held out for validation"},
         {"threads", 'j', ARG_INT, &threads, "N", "encoding threads (0: all cores)"},
@@ -40,12 +40,6 @@ int cmd_tokenize(int argc, char **argv) {
     if (rc) {
         args_list_free(&inputs);
         return ARGS_EXIT_CODE(rc);
-    }
-    if (!tokenizer || !out || inputs.n == 0) {
-        fprintf(stderr, "reasoner tokenize: --tokenizer, --input and --out are required\n");
-        fprintf(stderr, "usage: %s %s  (see --help)\n", cmd.name, cmd.usage_args);
-        args_list_free(&inputs);
-        return 2;
     }
     ShardTokenizeOpts o = {.tokenizer = tokenizer,
                            .inputs = inputs.items,

@@ -33,9 +33,9 @@ static int cmd_train(int argc, char **argv) {
     int vocab = 32768, threads = 0, min_freq = 0;
     const char *out = NULL, *pattern = NULL;
     ArgSpec specs[] = {
-        {"input", 'i', ARG_LIST, &inputs, "FILE", "training text: *.jsonl ({\"text\": ...} per line) or plain text"},
+        {"input", 'i', ARG_LIST, &inputs, "FILE", "training text: *.jsonl ({\"text\": ...} per line) or plain text", ARG_REQUIRED},
         {"vocab", 'v', ARG_INT, &vocab, "N", "vocabulary size, specials included"},
-        {"out", 'o', ARG_STR, &out, "DIR", "output directory (or a .json path) for tokenizer.json"},
+        {"out", 'o', ARG_STR, &out, "DIR", "output directory (or a .json path) for tokenizer.json", ARG_REQUIRED},
         {"pattern", 0, ARG_STR, &pattern, "REGEX", "split regex (default: GPT-4's cl100k pattern)"},
         {"special", 0, ARG_LIST, &specials, "TEXT", "special tokens (default: <|endoftext|> <|im_start|> <|im_end|> <tool_call> </tool_call>)"},
         {"min-frequency", 0, ARG_INT, &min_freq, "N", "stop merging when the best pair occurs fewer times"},
@@ -48,11 +48,6 @@ static int cmd_train(int argc, char **argv) {
                   .nspecs = (int)RS_ARRAY_LEN(specs)};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (!inputs.n || !out) {
-        fprintf(stderr, "reasoner tokenizer train: --input and --out are required (see --help)\n");
-        args_list_free(&inputs), args_list_free(&specials);
-        return 2;
-    }
     Err e;
     BpeTrainOpts o = {.vocab_size = vocab, .pattern = pattern, .min_frequency = min_freq, .threads = threads, .verbose = 1};
     if (specials.n) o.specials = specials.items, o.n_specials = specials.n;
@@ -141,7 +136,7 @@ static int cmd_encode(int argc, char **argv) {
     int jsonl = 0, special = 0;
     ArgList files = {0};
     ArgSpec specs[] = {
-        {"tokenizer", 't', ARG_STR, &tok, "PATH", "tokenizer.json, a directory holding one, or a .tiktoken file"},
+        {"tokenizer", 't', ARG_STR, &tok, "PATH", "tokenizer.json, a directory holding one, or a .tiktoken file", ARG_REQUIRED},
         {"jsonl", 0, ARG_FLAG, &jsonl, NULL, "read {\"text\"} lines, write them back with \"ids\" added"},
         {"special", 0, ARG_FLAG, &special, NULL, "recognise special tokens in the text (else they are plain text)"},
     };
@@ -153,11 +148,6 @@ static int cmd_encode(int argc, char **argv) {
                   .positional = &files};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (!tok) {
-        fprintf(stderr, "reasoner tokenizer encode: --tokenizer is required (see --help)\n");
-        args_list_free(&files);
-        return 2;
-    }
     Err e;
     Bpe *b = bpe_load(tok, &e);
     rc = b ? 0 : 1;
@@ -259,7 +249,7 @@ static int cmd_decode(int argc, char **argv) {
     int jsonl = 0;
     ArgList files = {0};
     ArgSpec specs[] = {
-        {"tokenizer", 't', ARG_STR, &tok, "PATH", "tokenizer.json, a directory holding one, or a .tiktoken file"},
+        {"tokenizer", 't', ARG_STR, &tok, "PATH", "tokenizer.json, a directory holding one, or a .tiktoken file", ARG_REQUIRED},
         {"jsonl", 0, ARG_FLAG, &jsonl, NULL, "read {\"ids\"} lines, write them back with \"text\" added"},
     };
     ArgCmd cmd = {.name = "reasoner tokenizer decode",
@@ -270,11 +260,6 @@ static int cmd_decode(int argc, char **argv) {
                   .positional = &files};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (!tok) {
-        fprintf(stderr, "reasoner tokenizer decode: --tokenizer is required (see --help)\n");
-        args_list_free(&files);
-        return 2;
-    }
     Err e;
     Bpe *b = bpe_load(tok, &e);
     rc = b ? 0 : 1;
@@ -345,7 +330,7 @@ static int cmd_stats(int argc, char **argv) {
     const char *tok = NULL;
     ArgList files = {0};
     ArgSpec specs[] = {
-        {"tokenizer", 't', ARG_STR, &tok, "PATH", "tokenizer.json, a directory holding one, or a .tiktoken file"},
+        {"tokenizer", 't', ARG_STR, &tok, "PATH", "tokenizer.json, a directory holding one, or a .tiktoken file", ARG_REQUIRED},
     };
     ArgCmd cmd = {.name = "reasoner tokenizer stats",
                   .summary = "Print vocab size, special tokens, the split pattern, and bytes per token on FILEs.",
@@ -355,11 +340,6 @@ static int cmd_stats(int argc, char **argv) {
                   .positional = &files};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (!tok) {
-        fprintf(stderr, "reasoner tokenizer stats: --tokenizer is required (see --help)\n");
-        args_list_free(&files);
-        return 2;
-    }
     Err e;
     Bpe *b = bpe_load(tok, &e);
     if (!b) {
@@ -387,8 +367,8 @@ static int cmd_stats(int argc, char **argv) {
 static int cmd_convert(int argc, char **argv) {
     const char *tok = NULL, *out = NULL;
     ArgSpec specs[] = {
-        {"tokenizer", 't', ARG_STR, &tok, "PATH", "tokenizer.json, a directory holding one, or a .tiktoken file"},
-        {"out", 'o', ARG_STR, &out, "PATH", "tokenizer.json to write (or a directory for one)"},
+        {"tokenizer", 't', ARG_STR, &tok, "PATH", "tokenizer.json, a directory holding one, or a .tiktoken file", ARG_REQUIRED},
+        {"out", 'o', ARG_STR, &out, "PATH", "tokenizer.json to write (or a directory for one)", ARG_REQUIRED},
     };
     ArgCmd cmd = {.name = "reasoner tokenizer convert",
                   .summary = "Write any loadable tokenizer (e.g. a tiktoken rank file) as a Hugging Face tokenizer.json.",
@@ -397,10 +377,6 @@ static int cmd_convert(int argc, char **argv) {
                   .nspecs = (int)RS_ARRAY_LEN(specs)};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (!tok || !out) {
-        fprintf(stderr, "reasoner tokenizer convert: --tokenizer and --out are required (see --help)\n");
-        return 2;
-    }
     Err e;
     Bpe *b = bpe_load(tok, &e);
     if (!b || bpe_save(b, out, &e)) rc = fail("convert", &e);

@@ -65,7 +65,8 @@ static int set_value(const ArgCmd *cmd, const ArgSpec *s, const char *v) {
 
 static int is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
 
-int args_parse(const ArgCmd *cmd, int argc, char **argv) {
+// The flag loop; seen[i] is set for each spec given.
+static int parse_flags(const ArgCmd *cmd, int argc, char **argv, char *seen) {
     int only_positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -99,6 +100,7 @@ int args_parse(const ArgCmd *cmd, int argc, char **argv) {
             s = find_short(cmd, a[1]);
         }
         if (!s) return usage_error(cmd, "unknown flag '%s'", a);
+        seen[s - cmd->specs] = 1;
         if (s->kind == ARG_FLAG) {
             if (inline_val) return usage_error(cmd, "--%s takes no value", s->name);
             *(int *)s->dest = !negated;
@@ -119,6 +121,20 @@ int args_parse(const ArgCmd *cmd, int argc, char **argv) {
     if (cmd->positional && cmd->positional->n < cmd->min_positional)
         return usage_error(cmd, "%s", "missing argument");
     return ARGS_OK;
+}
+
+int args_parse(const ArgCmd *cmd, int argc, char **argv) {
+    char *seen = xcalloc((size_t)(cmd->nspecs ? cmd->nspecs : 1), 1);
+    int rc = parse_flags(cmd, argc, argv, seen);
+    for (int i = 0; rc == ARGS_OK && i < cmd->nspecs; i++)
+        if (cmd->specs[i].required && !seen[i]) rc = usage_error(cmd, "--%s is required", cmd->specs[i].name);
+    free(seen);
+    // Nothing parsed is used after help or a usage error: free the lists here
+    // so that no caller has to on its early return.
+    for (int i = 0; rc != ARGS_OK && i < cmd->nspecs; i++)
+        if (cmd->specs[i].kind == ARG_LIST) args_list_free((ArgList *)cmd->specs[i].dest);
+    if (rc != ARGS_OK && cmd->positional) args_list_free(cmd->positional);
+    return rc;
 }
 
 static void print_default(const ArgSpec *s, FILE *fp) {
@@ -149,7 +165,8 @@ void args_print_help(const ArgCmd *cmd, void *fpv) {
         if (s->short_name) fprintf(fp, "  -%c, %-26s ", s->short_name, left);
         else fprintf(fp, "      %-26s ", left);
         fprintf(fp, "%s", s->help ? s->help : "");
-        print_default(s, fp);
+        if (s->required) fprintf(fp, " (required)");
+        else print_default(s, fp);
         fputc('\n', fp);
     }
     fprintf(fp, "  -h, %-26s show this help\n", "--help");

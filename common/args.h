@@ -21,7 +21,10 @@ typedef struct ArgSpec {
     void *dest;           // FLAG int*, INT int*, I64 int64_t*, FLOAT double*, STR const char**, LIST ArgList*
     const char *metavar;  // "N", "FILE"; NULL for FLAG
     const char *help;     // one line; the current value of *dest is shown as the default
+    int required;         // ARG_REQUIRED: a usage error when the flag is not given
 } ArgSpec;
+
+#define ARG_REQUIRED 1
 
 typedef struct ArgCmd {
     const char *name;         // "reasoner tokenizer train"
@@ -37,7 +40,9 @@ typedef struct ArgCmd {
 enum { ARGS_OK = 0, ARGS_HELP = 1, ARGS_USAGE = 2 };
 
 // Parse argv[1..argc) (argv[0] is the command name). Returns ARGS_OK,
-// ARGS_HELP (help printed to stdout), or ARGS_USAGE (error printed).
+// ARGS_HELP (help printed to stdout), or ARGS_USAGE (error printed: an
+// unknown flag, a bad value, a missing ARG_REQUIRED flag). On anything but
+// ARGS_OK the list flags and positionals are already freed.
 int args_parse(const ArgCmd *cmd, int argc, char **argv);
 void args_print_help(const ArgCmd *cmd, void *fp);  // fp is a FILE*
 void args_list_free(ArgList *l);

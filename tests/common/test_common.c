@@ -239,6 +239,23 @@ TEST(args_parse_flags_lists_and_errors) {
     CHECK_EQ(r1, ARGS_USAGE);
     CHECK_EQ(r2, ARGS_USAGE);
     CHECK_EQ(r3, ARGS_USAGE);
+    // A required flag that is missing is a usage error, and the lists
+    // parsed so far are freed (callers return at once).
+    ArgSpec req_specs[] = {
+        {"input", 0, ARG_LIST, &inputs, "FILE", "inputs"},
+        {"out", 'o', ARG_STR, &out, "DIR", "output", ARG_REQUIRED},
+    };
+    ArgCmd req = {.name = "t", .summary = "s", .specs = req_specs, .nspecs = 2};
+    char *no_out[] = {"t", "--input", "a", "b"}, *with_out[] = {"t", "--out", "d2"};
+    out = NULL;
+    stderr = fopen("/dev/null", "w");
+    int r4 = args_parse(&req, 4, no_out);
+    fclose(stderr);
+    stderr = saved;
+    CHECK_EQ(r4, ARGS_USAGE);
+    CHECK(inputs.items == NULL && inputs.n == 0);
+    CHECK_EQ(args_parse(&req, 3, with_out), ARGS_OK);
+    CHECK_STR_EQ(out, "d2");
     char *noflag[] = {"t", "--no-verbose"};
     CHECK_EQ(args_parse(&cmd, 2, noflag), ARGS_OK);
     CHECK_EQ(verbose, 0);
