@@ -5,10 +5,12 @@
 #   make demo         install missing deps, build, run the end-to-end demo
 #   make bench        build and run the benchmarks (they print figures)
 #   make fuzz         build the libFuzzer targets (clang) and run each briefly
-# Each folder builds into its own archive; a folder links only folders
-# above it in DESIGN.md's order, so a layering mistake fails to link.
+# Each folder builds into its own archive; a folder links only the layers
+# below it (ARCHITECTURE.md, "Layers"), and a stage links the layers but no
+# other stage, so a layering mistake fails to link.
 
-LAYERS  := common tokenizer model problems rollout verifier reward sft pretrain policy
+LAYERS  := common tokenizer model data problems rollout verifier train reward
+STAGES  := pretrain sft policy
 CC      ?= cc
 CXX     ?= c++
 SAN     ?= 0
@@ -37,7 +39,7 @@ LDLIBS  += $(PKG_LIBS) $(if $(HAVE_CLD2),-lcld2) -lstdc++ -lm -lpthread
 LDFLAGS += $(OPENMP) $(if $(filter 1,$(SAN)),$(SANFLAGS))
 # CUDA is on when nvcc is found and there are .cu sources to build; until
 # then nothing links the CUDA runtime (it would only bloat every process).
-CU_SRCS := $(strip $(foreach l,$(LAYERS),$(wildcard $(l)/*.cu)))
+CU_SRCS := $(strip $(foreach l,$(LAYERS) $(STAGES),$(wildcard $(l)/*.cu $(l)/*/*.cu)))
 ifeq ($(CU_SRCS),)
 override CUDA := 0
 endif
@@ -55,14 +57,16 @@ endif
 endif
 
 # --- sources -------------------------------------------------------------
-srcs_of = $(wildcard $(1)/*.c) $(wildcard $(1)/*.cc) $(if $(filter 1,$(CUDA)),$(wildcard $(1)/*.cu))
+srcs_of = $(wildcard $(1)/*.c $(1)/*/*.c) $(wildcard $(1)/*.cc $(1)/*/*.cc) $(if $(filter 1,$(CUDA)),$(wildcard $(1)/*.cu $(1)/*/*.cu))
 objs_of = $(patsubst %,$(BUILD)/obj/%.o,$(call srcs_of,$(1)))
 lib_of  = $(BUILD)/lib/lib$(1).a
 # Libraries of a layer and every layer above it, lowest layer last (link order).
 upto    = $(strip $(if $(filter $(1),$(firstword $(2))),$(firstword $(2)),$(firstword $(2)) $(call upto,$(1),$(wordlist 2,99,$(2)))))
 rev     = $(if $(1),$(call rev,$(wordlist 2,99,$(1))) $(firstword $(1)))
 libs_upto = $(foreach l,$(call rev,$(call upto,$(1),$(LAYERS))),$(call lib_of,$(l)))
-ALL_LIBS  := $(call libs_upto,policy)
+# A stage: its own archive, then every layer.
+libs_stage = $(call lib_of,$(1)) $(call libs_upto,$(lastword $(LAYERS)))
+ALL_LIBS  := $(foreach s,$(STAGES),$(call lib_of,$(s))) $(call libs_upto,$(lastword $(LAYERS)))
 
 CLI_OBJS  := $(patsubst %,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
 TEST_SRCS := $(wildcard tests/*/test_*.c)
@@ -92,7 +96,7 @@ $(call lib_of,$(1)): $(call objs_of,$(1))
 	@rm -f $$@
 	@$(if $(call objs_of,$(1)),ar rcs $$@ $$^,ar rcs $$@)
 endef
-$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
+$(foreach l,$(LAYERS) $(STAGES),$(eval $(call layer_rule,$(l))))
 
 $(BUILD)/reasoner: $(CLI_OBJS) $(ALL_LIBS)
 	@echo "  LINK  $@"
@@ -106,6 +110,14 @@ $(BUILD)/tests/$(1)/%: tests/$(1)/%.c tests/test.h $(call libs_upto,$(1))
 	@$(CC) $(CFLAGS) $$< $(call libs_upto,$(1)) $(LDFLAGS) $(LDLIBS) -o $$@
 endef
 $(foreach l,$(LAYERS),$(eval $(call test_rule,$(l))))
+# tests/<stage>/test_x.c links that stage and every layer, no other stage.
+define stage_test_rule
+$(BUILD)/tests/$(1)/%: tests/$(1)/%.c tests/test.h $(call libs_stage,$(1))
+	@mkdir -p $$(dir $$@)
+	@echo "  TEST  $$@"
+	@$(CC) $(CFLAGS) $$< $(call libs_stage,$(1)) $(LDFLAGS) $(LDLIBS) -o $$@
+endef
+$(foreach s,$(STAGES),$(eval $(call stage_test_rule,$(s))))
 # tests/cli/ drive the binary; they may link everything.
 $(BUILD)/tests/cli/%: tests/cli/%.c tests/test.h $(ALL_LIBS)
 	@mkdir -p $(dir $@)
@@ -136,8 +148,8 @@ bench: $(BUILD)/reasoner $(BENCH_BINS)
 FUZZ_BUILD := build/fuzz
 FUZZ_SECS  ?= 20
 FUZZ_FLAGS := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -I. $(PKG_CFLAGS) -D_GNU_SOURCE $(OPENMP)
-FUZZ_LIB_SRCS := $(foreach l,$(LAYERS),$(wildcard $(l)/*.c))
-FUZZ_OBJS  := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRCS)) $(patsubst %.cc,$(BUILD)/obj/%.cc.o,$(foreach l,$(LAYERS),$(wildcard $(l)/*.cc)))
+FUZZ_LIB_SRCS := $(foreach l,$(LAYERS) $(STAGES),$(wildcard $(l)/*.c $(l)/*/*.c))
+FUZZ_OBJS  := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRCS)) $(patsubst %.cc,$(BUILD)/obj/%.cc.o,$(foreach l,$(LAYERS) $(STAGES),$(wildcard $(l)/*.cc $(l)/*/*.cc)))
 FUZZ_BINS  := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard fuzz/fuzz_*.c))
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -18,7 +18,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/rng.h"
-#include "pretrain/pipeline.h"
+#include "data/pipeline.h"
 
 #define DOCS "/usr/share/doc/python3-doc/html"
 

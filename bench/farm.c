@@ -21,7 +21,7 @@
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/json.h"
-#include "verifier/farm.h"
+#include "verifier/farm/farm.h"
 
 static int grade_noop(const Verifier *self, const VerifyJob *job, VerifyResult *out, Err *e) {
     verify_result_set(out, "correct", 1, NULL);
@@ -219,7 +219,7 @@ static int run_bare(const char *dir, const char *const *argv, const char *stdin_
     pid_t pid = fork();
     if (pid == 0) {
         // The sandbox's environment and a work dir as cwd, so both sides run
-        // the same interpreter and compiler the same way (verifier/sandbox.c).
+        // the same interpreter and compiler the same way (verifier/sandbox/sandbox.c).
         char home[600], tmp[600];
         snprintf(home, sizeof home, "HOME=%s", dir);
         snprintf(tmp, sizeof tmp, "TMPDIR=%s", dir);
@@ -249,7 +249,7 @@ static int run_bare(const char *dir, const char *const *argv, const char *stdin_
 }
 
 // One bare job in dir: write the program, (compile,) run, compare. 1 if
-// right. The command lines are verifier/code.c's.
+// right. The command lines are verifier/code/code.c's.
 static int bare_job(const char *lang, const char *dir) {
     char src[512], out[256];
     int c = strcmp(lang, "c") == 0;

@@ -10,7 +10,7 @@
 #include "common/args.h"
 #include "common/base.h"
 #include "common/json.h"
-#include "pretrain/pipeline.h"
+#include "data/pipeline.h"
 
 static int fail(const char *sub, const Err *e) {
     fprintf(stderr, "reasoner data %s: %s\n", sub, e->msg);

@@ -1,5 +1,5 @@
 // cmd_farm.c: `reasoner farm broker|worker|keygen`, the verifier farm's
-// processes for running it across machines (verifier/farm.h). On one machine
+// processes for running it across machines (verifier/farm/farm.h). On one machine
 // `reasoner verify --farm local:N` starts its own farm instead.
 //   reasoner farm broker --bind tcp://127.0.0.1:5555
 //   reasoner farm worker --connect tcp://127.0.0.1:5555 --slots 8 --plugin countdown=plugins/countdown.py
@@ -11,7 +11,7 @@
 
 #include "common/args.h"
 #include "common/log.h"
-#include "verifier/farm.h"
+#include "verifier/farm/farm.h"
 
 static volatile sig_atomic_t stop_requested;
 

@@ -12,7 +12,7 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/json.h"
-#include "verifier/sandbox.h"
+#include "verifier/sandbox/sandbox.h"
 
 typedef struct SandboxArgs {
     double time_s;

@@ -1,11 +1,11 @@
 // cmd_tokenize.c: `reasoner tokenize`: text and JSONL documents into token
-// shards for pretraining (see pretrain/shards.h for the format).
+// shards for pretraining (see train/shards.h for the format).
 //   reasoner tokenize --tokenizer tok/tokenizer.json --input data/*.jsonl --out shards/
 #include <stdio.h>
 
 #include "common/args.h"
 #include "common/log.h"
-#include "pretrain/shards.h"
+#include "train/shards.h"
 
 static const char *epilog =
     "Inputs: *.jsonl files hold one document a line in a \"text\" field (the data\n"

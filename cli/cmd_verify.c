@@ -13,7 +13,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "verifier/farm.h"
+#include "verifier/farm/farm.h"
 
 #define CHUNK 1024       // jobs in flight per farm batch
 #define MAX_WARNINGS 20  // error results echoed to stderr

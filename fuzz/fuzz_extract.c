@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/base.h"
-#include "pretrain/pipeline.h"
+#include "data/pipeline.h"
 
 static DataConfig cfg;
 static DataMinHash *mh;

@@ -10,7 +10,7 @@
 
 #include "common/base.h"
 #include "common/json.h"
-#include "verifier/farm.h"
+#include "verifier/farm/farm.h"
 
 // The one verifier the fuzzer reaches: it echoes the problem's score and
 // status, so out-of-range scores and odd statuses reach verifier_grade's checks.

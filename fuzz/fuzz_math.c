@@ -1,4 +1,4 @@
-// fuzz_math.c: libFuzzer target for the math verifier (verifier/math.h). The
+// fuzz_math.c: libFuzzer target for the math verifier (verifier/math/math.h). The
 // input is a response and, after its first newline, a second answer: any
 // bytes must extract, parse, compare and grade without a crash or a hang;
 // an answer equals itself unless it normalises to nothing, and comparison
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/base.h"
-#include "verifier/math.h"
+#include "verifier/math/math.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *whole = xstrndup((const char *)data, size);

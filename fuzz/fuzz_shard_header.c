@@ -1,12 +1,12 @@
 // fuzz_shard_header.c: libFuzzer target for the token shard parser
-// (pretrain/shards.h): any bytes must give a parsed shard or an error
+// (train/shards.h): any bytes must give a parsed shard or an error
 // message, never a crash, and a parsed shard's ids must all be in range.
 //   make build/fuzz/fuzz_shard_header && build/fuzz/fuzz_shard_header -max_total_time=20 fuzz/seeds/fuzz_shard_header
 #include <stdint.h>
 #include <string.h>
 
 #include "common/base.h"
-#include "pretrain/shards.h"
+#include "train/shards.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ShardInfo s;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/base.h"
-#include "pretrain/pipeline.h"
+#include "data/pipeline.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     DataWarc *w = data_warc_new(data_src_mem(data, size), "fuzz.warc", 1 << 16);

@@ -11,7 +11,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/report.h"
-#include "verifier/farm.h"
+#include "verifier/farm/farm.h"
 
 EvalOpts eval_defaults(void) {
     EvalOpts o = {.k = 1, .ro = rollout_defaults(), .seed = 0, .chat = 1, .farm = "local:2", .grade_timeout_s = 600};

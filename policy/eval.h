@@ -25,7 +25,7 @@
 #include "problems/problems.h"
 #include "rollout/rollout.h"
 #include "tokenizer/bpe.h"
-#include "verifier/farm.h"
+#include "verifier/farm/farm.h"
 #include "verifier/verifier.h"
 
 typedef struct EvalOpts {

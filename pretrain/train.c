@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/progress.h"
-#include "pretrain/shards.h"
+#include "train/shards.h"
 
 #define EOT_TEXT "<|endoftext|>"
 

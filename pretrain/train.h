@@ -4,7 +4,7 @@
 //   reasoner sample --model out/base/final --prompt "The" --max-tokens 64
 //
 // pretrain_run trains a Llama-family model (model/model.h) on a data folder
-// written by `reasoner tokenize` (pretrain/shards.h): every step takes
+// written by `reasoner tokenize` (train/shards.h): every step takes
 // grad_accum micro-batches of (B, T+1) windows from the seeded train loader,
 // runs forward+backward of the mean next-token cross-entropy, then one AdamW
 // step (clipped) at the scheduled LR. Every eval_every steps it measures the

@@ -13,9 +13,9 @@ PKGS=(
   libseccomp-dev      # the sandbox's syscall allowlist (verifier/)
   libcjson-dev        # JSON and JSONL everywhere (common/json)
   libpcre2-dev        # the BPE split regex, JIT-compiled (tokenizer/)
-  zlib1g-dev          # gzip'd WARC input (pretrain/ data pipeline)
-  libgumbo-dev        # HTML parsing for text extraction (pretrain/)
-  libcld2-dev         # language identification (pretrain/)
+  zlib1g-dev          # gzip'd WARC input (data/ pipeline)
+  libgumbo-dev        # HTML parsing for text extraction (data/)
+  libcld2-dev         # language identification (data/)
   libxxhash-dev       # fast hashing: MinHash, dedup, hash maps
   python3             # runs Python programs in the code verifier
   clang               # libFuzzer targets (make fuzz)

@@ -11,7 +11,7 @@
 // plugins/README.md walks through plugins/countdown. Thread-safe.
 //   reasoner verify --plugin countdown=plugins/countdown < jobs.jsonl
 #pragma once
-#include "verifier/sandbox.h"
+#include "verifier/sandbox/sandbox.h"
 #include "verifier/verifier.h"
 
 // Verifier.grade for plugins: runs self->plugin_path in sbx_shared().

@@ -7,7 +7,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/jsonl.h"
-#include "pretrain/shards.h"
+#include "train/shards.h"
 #include "pretrain/train.h"
 #include "tests/test.h"
 

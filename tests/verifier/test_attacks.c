@@ -20,7 +20,7 @@
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "tests/test.h"
-#include "verifier/code.h"
+#include "verifier/code/code.h"
 
 // Under AddressSanitizer, freed memory sits in a quarantine (256 MB by
 // default) and this process's resident size grows with it; every sandboxed

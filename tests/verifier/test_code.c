@@ -11,7 +11,7 @@
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "tests/test.h"
-#include "verifier/code.h"
+#include "verifier/code/code.h"
 #include "verifier/plugin.h"
 
 static const Sandbox *box(void) {

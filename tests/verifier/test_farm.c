@@ -20,7 +20,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "tests/test.h"
-#include "verifier/farm.h"
+#include "verifier/farm/farm.h"
 
 // ---------------------------------------------------------------------------
 // test verifiers

@@ -7,7 +7,7 @@
 #include "common/base.h"
 #include "common/rng.h"
 #include "tests/test.h"
-#include "verifier/math.h"
+#include "verifier/math/math.h"
 
 typedef struct Pair {
     const char *a, *b;

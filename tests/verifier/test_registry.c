@@ -7,7 +7,7 @@
 #include "common/base.h"
 #include "common/json.h"
 #include "tests/test.h"
-#include "verifier/farm.h"
+#include "verifier/farm/farm.h"
 #include "verifier/verifier.h"
 
 // A verifier driven by the problem: {"score": x, "status": s, "fail": msg}.

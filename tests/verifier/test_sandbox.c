@@ -19,7 +19,7 @@
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "tests/test.h"
-#include "verifier/sandbox.h"
+#include "verifier/sandbox/sandbox.h"
 
 typedef struct Mode {
     const char *label;
