@@ -8,16 +8,18 @@
 
 #include "common/args.h"
 #include "common/fsutil.h"
-#include "pretrain/train.h"
+#include "model/model.h"
+#include "rollout/rollout.h"
+#include "tokenizer/bpe.h"
 
-static void emit_stdout(const char *text, size_t n, void *ud) {
+static void emit_stdout(int sample, const char *text, size_t n, void *ud) {
     fwrite(text, 1, n, stdout);
     fflush(stdout);
 }
 
 // Load the model and tokenizer of dir, encode the prompt after
 // <|endoftext|> (the start of a document, as in pretraining) and generate.
-static int run(const char *dir, const char *prompt, const PretrainSampleOpts *o, uint64_t seed, int echo, Err *e) {
+static int run(const char *dir, const char *prompt, RolloutOpts *o, int stop_at_eot, uint64_t seed, int echo, Err *e) {
     Model *m = model_load(dir, 0, e);
     if (!m) return -1;
     char *tp = fs_join(dir, "tokenizer.json");
@@ -32,10 +34,15 @@ static int run(const char *dir, const char *prompt, const PretrainSampleOpts *o,
         if (ids.len == 0) rc = err_set(e, "--prompt: empty, and the tokenizer has no <|endoftext|> to start from");
     }
     if (rc == 0) {
-        if (echo) emit_stdout(prompt, strlen(prompt), NULL);
-        Rng rng;
-        rng_seed(&rng, seed);
-        rc = pretrain_generate(m, tok, ids.data, (int)ids.len, o, &rng, emit_stdout, NULL, NULL, e);
+        if (echo) emit_stdout(0, prompt, strlen(prompt), NULL);
+        int32_t eot = bpe_special_id(tok, "<|endoftext|>");
+        o->stop_ids = &eot;
+        o->n_stop_ids = stop_at_eot && eot >= 0;
+        o->on_text = emit_stdout;
+        RolloutPrompt p = {.ids = ids.data, .len = (int)ids.len, .n_samples = 1, .seed = seed};
+        RolloutResult r;
+        rc = rollout_generate(m, tok, o, &p, 1, NULL, &r, e);
+        rollout_result_free(&r);
         printf("\n");
     }
     bpe_ids_free(&ids);
@@ -45,19 +52,21 @@ static int run(const char *dir, const char *prompt, const PretrainSampleOpts *o,
 }
 
 int cmd_sample(int argc, char **argv) {
-    PretrainSampleOpts o = pretrain_sample_defaults();
+    RolloutOpts o = rollout_defaults();
+    o.top_k = 40;
+    o.max_new_tokens = 128;
+    o.batch = 1;
     const char *model = NULL, *prompt = "";
-    double temperature = o.temperature, top_p = o.top_p;
+    double temperature = 0.8, top_p = 0.95;
     int64_t seed = 0;
-    int threads = 0, echo = 1, stop = o.stop_at_eot;
-    o.max_tokens = 128;
+    int threads = 0, echo = 1, stop = 1;
     ArgSpec specs[] = {
         {"model", 'm', ARG_STR, &model, "DIR", "a checkpoint folder (config.json, model.safetensors, tokenizer.json)", ARG_REQUIRED},
         {"prompt", 'p', ARG_STR, &prompt, "TEXT", "text to continue (special tokens allowed)"},
         {"temperature", 0, ARG_FLOAT, &temperature, "X", "softmax temperature (0: greedy)"},
         {"top-k", 0, ARG_INT, &o.top_k, "K", "sample among the K most likely tokens (0: all)"},
         {"top-p", 0, ARG_FLOAT, &top_p, "P", "then among the smallest set with probability >= P"},
-        {"max-tokens", 'n', ARG_INT, &o.max_tokens, "N", "new tokens at most"},
+        {"max-tokens", 'n', ARG_INT, &o.max_new_tokens, "N", "new tokens at most"},
         {"seed", 's', ARG_I64, &seed, "N", "sampling seed"},
         {"stop-at-eot", 0, ARG_FLAG, &stop, NULL, "stop at <|endoftext|>"},
         {"echo", 0, ARG_FLAG, &echo, NULL, "print the prompt before the continuation"},
@@ -71,16 +80,15 @@ int cmd_sample(int argc, char **argv) {
                   .nspecs = (int)(sizeof specs / sizeof specs[0])};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (temperature < 0 || top_p <= 0 || top_p > 1 || o.top_k < 0 || o.max_tokens < 0) {
-        fprintf(stderr, "reasoner sample: --temperature >= 0, --top-p in (0, 1], --top-k >= 0, --max-tokens >= 0\n");
+    if (temperature < 0 || top_p <= 0 || top_p > 1 || o.top_k < 0 || o.max_new_tokens < 1) {
+        fprintf(stderr, "reasoner sample: --temperature >= 0, --top-p in (0, 1], --top-k >= 0, --max-tokens >= 1\n");
         return 2;
     }
     if (threads > 0) omp_set_num_threads(threads);
     o.temperature = (float)temperature;
     o.top_p = (float)top_p;
-    o.stop_at_eot = stop;
     Err err = {{0}};
-    if (run(model, prompt, &o, (uint64_t)seed, echo, &err) != 0) {
+    if (run(model, prompt, &o, stop, (uint64_t)seed, echo, &err) != 0) {
         fprintf(stderr, "reasoner sample: %s\n", err.msg);
         return 1;
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/args.h"
+#include "common/utf8.h"
 #include "common/base.h"
 #include "common/fsutil.h"
 #include "common/json.h"
@@ -165,22 +166,6 @@ static int cmd_encode(int argc, char **argv) {
 // ---------------------------------------------------------------------------
 // decode
 
-// JSON strings must be UTF-8: invalid bytes become U+FFFD (as tiktoken's
-// decode(errors="replace") does).
-static void utf8_replace_invalid(const char *s, size_t n, Buf *out) {
-    const uint8_t *p = (const uint8_t *)s;
-    for (size_t i = 0; i < n;) {
-        uint8_t c = p[i];
-        int len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-        int ok = len > 0 && i + (size_t)len <= n;
-        for (int k = 1; ok && k < len; k++) ok = (p[i + k] & 0xC0) == 0x80;
-        if (ok && len == 3) ok = !(c == 0xE0 && p[i + 1] < 0xA0) && !(c == 0xED && p[i + 1] > 0x9F);
-        if (ok && len == 4) ok = !(c == 0xF0 && p[i + 1] < 0x90) && !(c == 0xF4 && p[i + 1] > 0x8F);
-        if (ok) buf_append(out, s + i, (size_t)len), i += (size_t)len;
-        else buf_append(out, "\xEF\xBF\xBD", 3), i++;
-    }
-}
-
 static int decode_plain(const Bpe *b, const char *path, Err *e) {
     char *text;
     size_t n;
@@ -230,7 +215,7 @@ static int decode_jsonl(const Bpe *b, const char *path, Err *e) {
         buf_clear(&bytes), buf_clear(&text);
         if (rc == 0 && bpe_decode(b, ids.data, ids.len, &bytes, e)) rc = err_wrap(e, "%s:%ld", jsonl_path(r), jsonl_line(r));
         if (rc == 0) {
-            utf8_replace_invalid(bytes.data ? bytes.data : "", bytes.len, &text);
+            utf8_repair_append(&text, bytes.data ? bytes.data : "", bytes.len, 1);  // as tiktoken's errors="replace"
             cJSON_DeleteItemFromObjectCaseSensitive(rec, "text");
             cJSON_AddStringToObject(rec, "text", text.data ? text.data : "");
             json_write_line(stdout, rec);

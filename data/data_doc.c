@@ -151,7 +151,7 @@ static DataRule check_input(const DataConfig *c, DataRecord *rec, Buf *text) {
     else if (data_looks_binary(b, n)) return DATA_R_IN_BINARY;
     // Valid UTF-8 is taken as UTF-8 whatever the page declares (datatrove
     // decodes UTF-8 first too); otherwise the declared charset decides.
-    if (data_utf8_valid(b, n) && !utf16) {
+    if (utf8_valid(b, n) && !utf16) {
         buf_clear(text);
         buf_append(text, b, n);
         return DATA_R_NONE;
@@ -159,7 +159,7 @@ static DataRule check_input(const DataConfig *c, DataRecord *rec, Buf *text) {
     char meta[32];
     if (!cs[0] && rec->kind == DATA_KIND_HTML && data_html_meta_charset(b, n, meta, sizeof meta)) cs = meta;
     if (!cs[0] || !strcmp(cs, "utf-8") || !strcmp(cs, "utf8")) return DATA_R_IN_INVALID_UTF8;
-    if (data_to_utf8(cs, b, n, text) || !data_utf8_valid(text->data, text->len)) return DATA_R_IN_CHARSET;
+    if (data_to_utf8(cs, b, n, text) || !utf8_valid(text->data, text->len)) return DATA_R_IN_CHARSET;
     return DATA_R_NONE;
 }
 // The filters on text, in FineWeb's order. Returns 1 if removed.

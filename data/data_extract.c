@@ -338,7 +338,7 @@ DataRule data_extract_html(const char *html, size_t n, double max_link_density, 
     flush_line(&x);
     gumbo_destroy_output(&opt, g);
     if (x.out.len) x.out.data[--x.out.len] = 0;  // no newline after the last line
-    data_utf8_repair(&x.out);  // Gumbo lets a few bad bytes through (out-of-range character references)
+    utf8_repair_buf(&x.out);  // Gumbo lets a few bad bytes through (out-of-range character references)
     buf_free(out);
     *out = x.out;
     buf_free(&x.line);

@@ -117,51 +117,6 @@ size_t data_u8len(const char *s, size_t n) {
     return k;
 }
 
-int data_utf8_valid(const char *str, size_t n) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k;
-        uint32_t min;
-        if (c >= 0xC2 && c <= 0xDF) k = 1, min = 0x80;
-        else if (c >= 0xE0 && c <= 0xEF) k = 2, min = 0x800;
-        else if (c >= 0xF0 && c <= 0xF4) k = 3, min = 0x10000;
-        else return 0;
-        if (n - i <= k) return 0;
-        uint32_t cp = c & (0x3F >> k);
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + j] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
-void data_utf8_repair(Buf *b) {
-    if (!b->len || data_utf8_valid(b->data, b->len)) return;
-    Buf out = {0};
-    buf_reserve(&out, b->len + 16);
-    for (size_t i = 0; i < b->len;) {
-        size_t k = 1;
-        while (k <= 4 && i + k <= b->len && !data_utf8_valid(b->data + i, k)) k++;
-        if (k <= 4 && i + k <= b->len) {
-            buf_append(&out, b->data + i, k);
-            i += k;
-        } else {
-            buf_puts(&out, "\xEF\xBF\xBD");  // U+FFFD for the bad byte
-            i++;
-        }
-    }
-    buf_free(b);
-    *b = out;
-}
 
 int data_looks_binary(const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;

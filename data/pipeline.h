@@ -32,6 +32,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "common/err.h"
 
 // ---------------------------------------------------------------------------
@@ -292,10 +293,6 @@ int data_is_space_cp(uint32_t c);
 int data_is_punct_cp(uint32_t c);  // punctuation or symbol
 // Code points in a UTF-8 string (lengths in thresholds are Python's len()).
 size_t data_u8len(const char *s, size_t n);
-// 1 if s is valid UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF).
-int data_utf8_valid(const char *s, size_t n);
-// Replace each byte that does not start a valid UTF-8 character with U+FFFD.
-void data_utf8_repair(Buf *b);
 // 1 if the bytes look like binary data rather than text (NULs, control bytes).
 int data_looks_binary(const char *s, size_t n);
 // Convert from a named charset to UTF-8 (iconv). 0, or -1 when unknown or the

@@ -15,7 +15,7 @@ static DataMinHash *mh;
 static DataScratch *scratch;
 
 static void check_lines(const char *t, size_t n) {
-    RS_CHECK(data_utf8_valid(t, n));
+    RS_CHECK(utf8_valid(t, n));
     for (size_t a = 0; a < n;) {
         const char *nl = memchr(t + a, '\n', n - a);
         size_t b = nl ? (size_t)(nl - t) : n;
@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         data_minhash_bands(mh, sig, bands);
         int64_t emails = 0, ips = 0;
         data_pii_scrub(text.data, text.len, 1, 1, &clean, &emails, &ips);
-        RS_CHECK(data_utf8_valid(clean.data, clean.len));
+        RS_CHECK(utf8_valid(clean.data, clean.len));
     }
     buf_free(&text), buf_free(&kept), buf_free(&clean);
     return 0;

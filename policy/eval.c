@@ -5,6 +5,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "tokenizer/chat.h"
 #include "common/base.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
@@ -58,7 +59,9 @@ static int build_prompt(const Bpe *tok, const EvalOpts *o, const Templates *t, c
     char *body = problems_render_prompt(t->tmpl[p->kind], p);
     int rc = 0;
     if (o->chat) {
-        rc = rollout_chat_prompt(tok, o->system, body, ids, e);
+        ChatMsg msgs[2] = {{"system", o->system}, {"user", body}};
+        rc = o->system ? chat_render(tok, CHAT_CHATML, msgs, 2, 1, ids, NULL, e)
+                       : chat_render(tok, CHAT_CHATML, msgs + 1, 1, 1, ids, NULL, e);
     } else {
         // A base model saw every document after <|endoftext|>; start the same way.
         int32_t bos = bpe_special_id(tok, "<|endoftext|>");
@@ -312,10 +315,7 @@ int eval_run(Model *m, const Bpe *tok, EvalSet *sets, int nsets, const EvalOpts 
     if (o->chat && o->shots && o->n_shots > 0)
         return err_set(e, "eval: few-shot examples are for plain prompts (--no-chat); a chat model takes the problem alone");
     if (o->chat) {  // a base model's tokenizer: say so before anything else
-        BpeIds probe = {0};
-        int bad = rollout_chat_prompt(tok, NULL, "", &probe, e);
-        bpe_ids_free(&probe);
-        if (bad) return -1;
+        if (chat_check(tok, CHAT_CHATML, e) != 0) return -1;
     }
     if (fs_mkdir_p(out_dir, e) != 0) return -1;
     Templates t;

@@ -16,128 +16,10 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/progress.h"
+#include "rollout/rollout.h"
 #include "train/shards.h"
 
 #define EOT_TEXT "<|endoftext|>"
-
-// ---------------------------------------------------------------------------
-// Sampling
-
-PretrainSampleOpts pretrain_sample_defaults(void) {
-    return (PretrainSampleOpts){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .max_tokens = 64, .stop_at_eot = 1};
-}
-
-typedef struct Cand {
-    float p;
-    int32_t id;
-} Cand;
-
-// Higher probability first; the lower id first on ties, so the order (and
-// the sample) never depends on the sort's internals.
-static int cand_cmp(const void *a, const void *b) {
-    const Cand *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-// Restore the heap below j of c[0..k): every parent sorts after (is worse
-// than) its children, so c[0] is the worst kept candidate.
-static void sift_down(Cand *c, int k, int j) {
-    for (;;) {
-        int l = 2 * j + 1, r = l + 1, w = j;
-        if (l < k && cand_cmp(&c[l], &c[w]) > 0) w = l;
-        if (r < k && cand_cmp(&c[r], &c[w]) > 0) w = r;
-        if (w == j) return;
-        Cand t = c[j];
-        c[j] = c[w];
-        c[w] = t;
-        j = w;
-    }
-}
-
-// Keep the k best candidates of c[0..n) in c[0..k), in no particular order
-// (O(n log k)). Returns the number kept.
-static int keep_top_k(Cand *c, int n, int k) {
-    if (k <= 0 || k >= n) return n;
-    for (int i = k / 2 - 1; i >= 0; i--) sift_down(c, k, i);
-    for (int i = k; i < n; i++) {
-        if (cand_cmp(&c[i], &c[0]) >= 0) continue;  // not better than the worst kept
-        c[0] = c[i];
-        sift_down(c, k, 0);
-    }
-    return k;
-}
-
-int32_t pretrain_sample_token(const float *logits, int V, const PretrainSampleOpts *o, Rng *rng) {
-    int32_t best = 0;
-    for (int i = 1; i < V; i++)
-        if (logits[i] > logits[best]) best = i;
-    if (o->temperature <= 0) return best;
-    Cand *c = xmalloc((size_t)V * sizeof *c);
-    for (int i = 0; i < V; i++) {
-        c[i].id = i;
-        c[i].p = expf((logits[i] - logits[best]) / o->temperature);
-    }
-    // As Hugging Face's warpers: top-k first, then top-p within what is left.
-    int n = keep_top_k(c, V, o->top_k);
-    qsort(c, (size_t)n, sizeof *c, cand_cmp);
-    double mass = 0, kept = 0;
-    for (int i = 0; i < n; i++) mass += c[i].p;
-    int cut = 0;
-    while (cut < n && (cut == 0 || kept < o->top_p * mass)) kept += c[cut++].p;
-    double r = rng_double(rng) * kept, acc = 0;
-    int32_t pick = c[cut - 1].id;
-    for (int i = 0; i < cut; i++) {
-        acc += c[i].p;
-        if (r < acc) {
-            pick = c[i].id;
-            break;
-        }
-    }
-    free(c);
-    return pick;
-}
-
-int pretrain_generate(Model *m, const Bpe *tok, const int32_t *prompt, int n_prompt, const PretrainSampleOpts *o,
-                      Rng *rng, PretrainEmitFn emit, void *ud, int *n_out, Err *e) {
-    const ModelConfig *cfg = model_config(m);
-    if (n_out) *n_out = 0;
-    if (n_prompt < 1) return err_set(e, "prompt: empty");
-    if (n_prompt >= cfg->max_position_embeddings)
-        return err_set(e, "prompt: %d tokens leave no room in max_position_embeddings %d", n_prompt,
-                       cfg->max_position_embeddings);
-    int max_len = RS_MIN(cfg->max_position_embeddings, n_prompt + RS_MAX(o->max_tokens, 0));
-    KVCache *kv = model_kv_new(m, 1, max_len, e);
-    if (!kv) return -1;
-    int V = cfg->vocab_size, slot = 0, ntok = n_prompt, rc = 0, made = 0;
-    float *logits = xmalloc((size_t)V * sizeof *logits);
-    int32_t eot = bpe_special_id(tok, EOT_TEXT);
-    BpeStream st;
-    bpe_stream_init(&st, tok);
-    Buf piece = {0};
-    rc = model_decode(m, kv, 1, &slot, &ntok, prompt, logits, 0, e);
-    while (rc == 0 && made < o->max_tokens) {
-        int32_t next = pretrain_sample_token(logits, V, o, rng);
-        if (o->stop_at_eot && next == eot) break;
-        made++;
-        buf_clear(&piece);
-        if (bpe_stream_feed(&st, next, &piece, e) < 0) {
-            rc = -1;
-            break;
-        }
-        if (piece.len) emit(piece.data, piece.len, ud);
-        if (n_prompt + made >= max_len) break;  // the text would outgrow the positions
-        ntok = 1;
-        rc = model_decode(m, kv, 1, &slot, &ntok, &next, logits, 0, e);
-    }
-    buf_clear(&piece);
-    if (bpe_stream_finish(&st, &piece) > 0) emit(piece.data, piece.len, ud);
-    buf_free(&piece);
-    free(logits);
-    model_kv_free(kv);
-    if (n_out) *n_out = made;
-    return rc;
-}
 
 // ---------------------------------------------------------------------------
 // Peak FLOP/s for MFU
@@ -374,24 +256,27 @@ static void log_sample(int64_t step, const char *text) {
     buf_free(&b);
 }
 
-static void emit_to_buf(const char *text, size_t n, void *ud) { buf_append(ud, text, n); }
-
 // A short sample from the prompt (or a document start), logged and kept.
 static int sample_text(Trainer *t, Err *e) {
     BpeIds p = {0};
     const char *prompt = t->c.sample_prompt ? t->c.sample_prompt : "";
     bpe_ids_push(&p, bpe_special_id(t->tok, EOT_TEXT));
     bpe_encode(t->tok, prompt, strlen(prompt), BPE_SPECIAL_NONE, &p);
-    PretrainSampleOpts o = pretrain_sample_defaults();
-    Buf out = {0};
-    buf_puts(&out, prompt);
-    int rc = pretrain_generate(t->m, t->tok, p.data, (int)p.len, &o, &t->rng, emit_to_buf, &out, NULL, e);
+    // The one sampler (rollout/), seeded from the trainer's RNG so a resumed
+    // run samples the same text.
+    RolloutOpts o = rollout_defaults();
+    o.temperature = 0.8f, o.top_k = 40, o.top_p = 0.95f, o.max_new_tokens = 64, o.batch = 1;
+    int32_t eot = bpe_special_id(t->tok, EOT_TEXT);
+    o.stop_ids = &eot, o.n_stop_ids = 1;
+    RolloutPrompt rp = {.ids = p.data, .len = (int)p.len, .n_samples = 1, .seed = rng_u64(&t->rng)};
+    RolloutResult r;
+    int rc = rollout_generate(t->m, t->tok, &o, &rp, 1, NULL, &r, e);
     bpe_ids_free(&p);
     if (rc == 0) {
-        snprintf(t->sample, sizeof t->sample, "%s", out.data ? out.data : "");
+        snprintf(t->sample, sizeof t->sample, "%s%s", prompt, r.samples[0].text ? r.samples[0].text : "");
         if (t->c.progress) log_sample(t->step, t->sample);
     }
-    buf_free(&out);
+    rollout_result_free(&r);
     return rc;
 }
 

@@ -29,35 +29,6 @@
 #include "tokenizer/bpe.h"
 
 // ---------------------------------------------------------------------------
-// Sampling
-
-typedef struct PretrainSampleOpts {
-    float temperature;  // 0: greedy
-    int top_k;          // 0: no limit
-    float top_p;        // 1: no nucleus cut
-    int max_tokens;     // new tokens at most
-    int stop_at_eot;    // 1: stop after generating <|endoftext|> (not emitted)
-} PretrainSampleOpts;
-PretrainSampleOpts pretrain_sample_defaults(void);  // 0.8, 40, 0.95, 64, 1
-
-// Called with each piece of decoded text as soon as it forms whole UTF-8
-// characters.
-typedef void (*PretrainEmitFn)(const char *text, size_t n, void *ud);
-
-// Continue prompt (n_prompt >= 1 ids) with up to o->max_tokens sampled ids,
-// using the model's KV cache; rng drives the sampling. The prompt and
-// generation must fit max_position_embeddings (the generation is cut to
-// fit). *n_out (may be NULL) gets the number of ids generated. Returns 0 or
-// -1 (a bad prompt id, or a prompt with no room to generate).
-int pretrain_generate(Model *m, const Bpe *tok, const int32_t *prompt, int n_prompt, const PretrainSampleOpts *o,
-                      Rng *rng, PretrainEmitFn emit, void *ud, int *n_out, Err *e);
-
-// Pick a token from logits (V) by temperature (0: argmax), then top-k, then
-// top-p over what is left. Ties are broken by the lower id, so the result
-// depends only on the logits and the rng state.
-int32_t pretrain_sample_token(const float *logits, int V, const PretrainSampleOpts *o, Rng *rng);
-
-// ---------------------------------------------------------------------------
 // Training
 
 typedef struct PretrainConfig {

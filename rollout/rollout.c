@@ -10,6 +10,7 @@
 
 #include "common/base.h"
 #include "common/buf.h"
+#include "common/utf8.h"
 
 RolloutOpts rollout_defaults(void) {
     return (RolloutOpts){.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .max_new_tokens = 256, .batch = 32};
@@ -80,54 +81,11 @@ int32_t rollout_sample_token(const float *logits, int V, float temperature, int 
 }
 
 // ---------------------------------------------------------------------------
-// Chat template.
-
-int rollout_chat_prompt(const Bpe *tok, const char *system, const char *user, BpeIds *out, Err *e) {
-    int32_t start = bpe_special_id(tok, "<|im_start|>"), end = bpe_special_id(tok, "<|im_end|>");
-    if (start < 0 || end < 0)
-        return err_set(e, "tokenizer has no chat tokens: <|im_start|> and <|im_end|> are needed for the chat "
-                          "template (train the model with SFT, or evaluate with --no-chat)");
-    Buf b = {0};
-    if (system) buf_printf(&b, "<|im_start|>system\n%s<|im_end|>\n", system);
-    buf_printf(&b, "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n", user);
-    static const char *const allowed[] = {"<|im_start|>", "<|im_end|>"};
-    bpe_encode_allowed(tok, b.data, b.len, allowed, 2, out);
-    buf_free(&b);
-    return 0;
-}
-
-// ---------------------------------------------------------------------------
 // Sample text as valid UTF-8.
 
-// Length of the well-formed UTF-8 character at s (n bytes left), or 0 when
-// it is not one (stray continuation, overlong, surrogate, above U+10FFFF,
-// cut short) or is NUL.
-static size_t utf8_char_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (c == 0 || len == 0 || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4) || len > n) return 0;
-    for (size_t k = 1; k < len; k++)
-        if ((s[k] & 0xC0) != 0x80) return 0;
-    if (len == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))) return 0;
-    if (len == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))) return 0;
-    return len;
-}
-
 // A model's byte tokens need not spell UTF-8 (a young model emits stray
-// bytes). The text is graded and written as JSON, so each byte that does not
-// start a well-formed character becomes U+FFFD, as Hugging Face's decode does;
-// the ids keep the exact tokens. NUL is replaced too: the text is a C
-// string. Malloc'd.
-static char *utf8_repair(const char *text, size_t n) {
-    Buf b = {0};
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_char_len((const unsigned char *)text + i, n - i);
-        if (len) buf_append(&b, text + i, len);
-        else buf_puts(&b, "\xEF\xBF\xBD");  // U+FFFD
-        i += len ? len : 1;
-    }
-    return buf_take(&b);
-}
+// bytes). The text is graded and written as JSON, so it is repaired
+// (common/utf8.h); the ids keep the exact tokens.
 
 // ---------------------------------------------------------------------------
 // The engine.
@@ -168,13 +126,17 @@ static int is_stop_id(const RolloutOpts *o, int32_t t) {
 static void finish_seq(Engine *g, Seq *s, RolloutFinish f) {
     RolloutSample *r = &g->out->samples[s->sample];
     if (!r->text) {  // else a stop string already cut it
+        size_t before = s->text.len;
         bpe_stream_finish(&s->stream, &s->text);
+        if (g->o->on_text && s->text.len > before)
+            g->o->on_text(s->sample, s->text.data + before, s->text.len - before, g->o->ud);
         r->text = utf8_repair(s->text.data, s->text.len);
     }
     buf_free(&s->text);
     r->finish = f;
     model_kv_reset(g->kv, (int)(s - g->seqs));
     s->sample = -1;
+    if (g->o->on_sample) g->o->on_sample(r, g->o->ud);
 }
 
 // Cut the text at the first stop string that the last `added` bytes completed.
@@ -205,6 +167,8 @@ static void accept_token(Engine *g, Seq *s, int32_t tok, float lp) {
     if (is_stop_id(g->o, tok)) return finish_seq(g, s, ROLLOUT_STOP);
     size_t before = s->text.len;
     if (bpe_stream_feed(&s->stream, tok, &s->text, NULL) < 0) return finish_seq(g, s, ROLLOUT_STOP);
+    if (g->o->on_text && s->text.len > before)
+        g->o->on_text(s->sample, s->text.data + before, s->text.len - before, g->o->ud);
     if (cut_at_stop_string(g, s, s->text.len - before)) return finish_seq(g, s, ROLLOUT_STOP);
     // Prompt plus generation never exceeds the context (vLLM's max_model_len):
     // the pending token would take the cache's last free position.

@@ -24,12 +24,15 @@
 //
 // Not thread-safe per model: one rollout at a time on a Model.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
 #include "common/progress.h"
 #include "model/model.h"
 #include "tokenizer/bpe.h"
+
+struct RolloutSample;
 
 typedef struct RolloutOpts {
     float temperature;        // 0 = greedy; default 1
@@ -41,6 +44,14 @@ typedef struct RolloutOpts {
     int n_stop_ids;
     const char *const *stop_strs;  // text that ends the sample (cut from text)
     int n_stop_strs;
+    // Called on the calling thread as each sample finishes, in completion
+    // order (RL hands it to the farm while the others still decode). The
+    // sample stays owned by the result; NULL: not called.
+    void (*on_sample)(const struct RolloutSample *s, void *ud);
+    // Streaming: each new piece of sample `sample`'s text, whole UTF-8
+    // characters, as it forms (a stop string may show before it is cut).
+    void (*on_text)(int sample, const char *text, size_t n, void *ud);
+    void *ud;                 // passed to on_sample and on_text
 } RolloutOpts;
 
 RolloutOpts rollout_defaults(void);
@@ -81,14 +92,6 @@ int rollout_generate(Model *m, const Bpe *tok, const RolloutOpts *o, const Rollo
                      int np, Progress *progress, RolloutResult *out, Err *e);
 void rollout_result_free(RolloutResult *r);
 const char *rollout_finish_name(RolloutFinish f);
-
-// The ChatML prompt of one user message (DESIGN.md chat template), ending in
-// the assistant header so the model answers:
-//   <|im_start|>system\n{system}<|im_end|>\n   (when system is non-NULL)
-//   <|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n
-// Appends ids to out. Returns 0, or -1 when tok lacks <|im_start|> or
-// <|im_end|> ("tokenizer has no chat tokens: ...").
-int rollout_chat_prompt(const Bpe *tok, const char *system, const char *user, BpeIds *out, Err *e);
 
 // Sample one token from logits (V) at temperature/top-k/top-p with rng;
 // *logp gets its log-prob under softmax(logits / T) (T = 1 when greedy).

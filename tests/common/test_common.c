@@ -12,9 +12,29 @@
 #include "common/metrics.h"
 #include "common/progress.h"
 #include "common/rng.h"
+#include "common/utf8.h"
 #include "tests/test.h"
 
 // ---- JSONL -------------------------------------------------------------
+
+TEST(utf8_validate_and_repair) {
+    CHECK(utf8_valid("h\xC3\xA9llo \xF0\x9F\x98\x80", 11));
+    CHECK(!utf8_valid("\xC0\xAF", 2));          // overlong '/'
+    CHECK(!utf8_valid("\xED\xA0\x80", 3));     // surrogate
+    CHECK(!utf8_valid("\xF4\x90\x80\x80", 4)); // above U+10FFFF
+    CHECK(!utf8_valid("\xE2\x82", 2));          // cut short
+    CHECK_EQ(utf8_bad_offset("ab\0c", 4, 1), 4);
+    CHECK_EQ(utf8_bad_offset("ab\0c", 4, 0), 2);
+    char *r = utf8_repair("a\xFF\xC3\xA9\0b\xE2\x82", 8);
+    CHECK_STR_EQ(r, "a\xEF\xBF\xBD\xC3\xA9\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD");
+    free(r);
+    Buf b = {0};
+    buf_append(&b, "x\0\x80", 3);
+    utf8_repair_buf(&b);  // NUL kept, the stray continuation byte replaced
+    CHECK_EQ(b.len, 5);
+    CHECK(b.len == 5 && memcmp(b.data, "x\0\xEF\xBF\xBD", 5) == 0);
+    buf_free(&b);
+}
 
 TEST(jsonl_broken_line_names_line_3) {
     const char *p = test_path("broken.jsonl");

@@ -1,4 +1,4 @@
-// test_train.c: the pretraining loop and sampling: the sampler's rules, a
+// test_train.c: the pretraining loop: a
 // tiny model that learns, the files a run writes, bit-identical resume
 // (N+k steps straight vs N steps, resume, k steps) and bad configurations.
 //   make build/tests/pretrain/test_train && build/tests/pretrain/test_train
@@ -10,62 +10,6 @@
 #include "train/shards.h"
 #include "pretrain/train.h"
 #include "tests/test.h"
-
-// ---------------------------------------------------------------------------
-// The sampler
-
-TEST(sample_token_rules) {
-    float logits[5] = {1.0f, 3.0f, 2.5f, -1.0f, 3.0f};  // ids 1 and 4 tie for best
-    Rng r;
-    rng_seed(&r, 1);
-    PretrainSampleOpts o = pretrain_sample_defaults();
-    o.temperature = 0;
-    CHECK_EQ(pretrain_sample_token(logits, 5, &o, &r), 1);  // greedy: the lower id of a tie
-    o.temperature = 5.0f, o.top_k = 1, o.top_p = 1;
-    CHECK_EQ(pretrain_sample_token(logits, 5, &o, &r), 1);
-    o.top_k = 0, o.top_p = 1e-6f;
-    CHECK_EQ(pretrain_sample_token(logits, 5, &o, &r), 1);
-
-    // Frequencies follow softmax; top-k and top-p cut the tail.
-    float l3[3] = {logf(0.5f), logf(0.3f), logf(0.2f)};
-    int count[3] = {0}, n = 20000;
-    o = (PretrainSampleOpts){.temperature = 1, .top_k = 0, .top_p = 1};
-    for (int i = 0; i < n; i++) count[pretrain_sample_token(l3, 3, &o, &r)]++;
-    CHECK_NEAR(count[0] / (double)n, 0.5, 0.02);
-    CHECK_NEAR(count[1] / (double)n, 0.3, 0.02);
-    CHECK_NEAR(count[2] / (double)n, 0.2, 0.02);
-    int seen2 = 0, seen1 = 0;
-    o.top_k = 2;
-    for (int i = 0; i < 2000; i++) seen2 += pretrain_sample_token(l3, 3, &o, &r) == 2;
-    CHECK_EQ(seen2, 0);
-    memset(count, 0, sizeof count);
-    o.top_k = 0, o.top_p = 0.75f;  // 0.5 + 0.3 >= 0.75: keeps ids 0 and 1, renormalised
-    for (int i = 0; i < n; i++) count[pretrain_sample_token(l3, 3, &o, &r)]++;
-    CHECK_EQ(count[2], 0);
-    CHECK_NEAR(count[0] / (double)n, 0.625, 0.02);
-    o.top_p = 0.4f;
-    for (int i = 0; i < 2000; i++) seen1 += pretrain_sample_token(l3, 3, &o, &r) != 0;
-    CHECK_EQ(seen1, 0);
-    // top-p applies within the top-k set (as transformers): 0.5/0.8 >= 0.6 keeps id 0 alone.
-    o.top_k = 2, o.top_p = 0.6f, seen1 = 0;
-    for (int i = 0; i < 2000; i++) seen1 += pretrain_sample_token(l3, 3, &o, &r) != 0;
-    CHECK_EQ(seen1, 0);
-
-    // A wide vocabulary with top-k: the heap keeps exactly the k best.
-    float wide[1000];
-    for (int i = 0; i < 1000; i++) wide[i] = (float)((i * 37) % 1000) / 100.0f;  // a permutation of 0..9.99
-    o = (PretrainSampleOpts){.temperature = 100, .top_k = 3, .top_p = 1};
-    int bad = 0;
-    for (int i = 0; i < 3000; i++) bad += wide[pretrain_sample_token(wide, 1000, &o, &r)] < 9.97f - 1e-4f;
-    CHECK_EQ(bad, 0);
-
-    Rng a, b;
-    rng_seed(&a, 9), rng_seed(&b, 9);
-    o = pretrain_sample_defaults();
-    int same = 1;
-    for (int i = 0; i < 200; i++) same &= pretrain_sample_token(wide, 1000, &o, &a) == pretrain_sample_token(wide, 1000, &o, &b);
-    CHECK(same);
-}
 
 // ---------------------------------------------------------------------------
 // A data folder: arithmetic lines, a tokenizer trained on them.
@@ -327,46 +271,3 @@ TEST(bad_configurations) {
     free(out);
 }
 
-// ---------------------------------------------------------------------------
-// Generation
-
-static void collect(const char *text, size_t n, void *ud) { buf_append(ud, text, n); }
-
-TEST(generate_streams_what_it_samples) {
-    Err e = {{0}};
-    char tp[600];
-    snprintf(tp, sizeof tp, "%s/tokenizer.json", data_dir());
-    Bpe *tok = bpe_load(tp, &e);
-    REQUIRE(tok);
-    ModelConfig mc;
-    REQUIRE(model_config_preset("test", &mc, &e) == 0);
-    mc.vocab_size = bpe_vocab_size(tok);
-    Model *m = model_new(&mc, 0, &e);
-    REQUIRE(m);
-    model_init_random(m, 5);
-    int32_t prompt[] = {bpe_special_id(tok, "<|endoftext|>"), 'a', 'b'};
-    PretrainSampleOpts o = pretrain_sample_defaults();
-    o.max_tokens = 20;
-    o.stop_at_eot = 0;
-    Buf a = {0}, b = {0};
-    Rng ra, rb;
-    rng_seed(&ra, 3), rng_seed(&rb, 3);
-    int na, nb;
-    REQUIRE(pretrain_generate(m, tok, prompt, 3, &o, &ra, collect, &a, &na, &e) == 0);
-    REQUIRE(pretrain_generate(m, tok, prompt, 3, &o, &rb, collect, &b, &nb, &e) == 0);
-    CHECK_EQ(na, 20);
-    CHECK_EQ(nb, 20);
-    CHECK_STR_EQ(a.data ? a.data : "", b.data ? b.data : "");
-
-    // Fills max_position_embeddings and stops there.
-    o.max_tokens = 100000;
-    CHECK(pretrain_generate(m, tok, prompt, 3, &o, &ra, collect, &a, &na, &e) == 0);
-    CHECK_EQ(na, mc.max_position_embeddings - 3);
-    int32_t badp[] = {0, 99999};
-    CHECK(pretrain_generate(m, tok, badp, 2, &o, &ra, collect, &a, &na, &e) != 0);
-    CHECK(pretrain_generate(m, tok, prompt, 0, &o, &ra, collect, &a, &na, &e) != 0);
-    CHECK_CONTAINS(e.msg, "prompt: empty");
-    buf_free(&a), buf_free(&b);
-    model_free(m);
-    bpe_free(tok);
-}

@@ -8,6 +8,7 @@
 #include "common/base.h"
 #include "model/model.h"
 #include "rollout/rollout.h"
+#include "common/utf8.h"
 #include "tests/test.h"
 #include "tokenizer/bpe.h"
 
@@ -331,29 +332,45 @@ TEST(sampler_truncation_and_frequencies) {
     CHECK_NEAR(lp, 4.0 - log(exp(4.0) + exp(2.0) + exp(1.0) + exp(-2.0)), 1e-5);
 }
 
-TEST(chat_prompt_needs_chat_tokens) {
+// What the callbacks saw: streamed text per sample and finish order.
+typedef struct {
+    Buf text[8];
+    int done[8], order[8], ndone;
+} Seen;
+
+static void seen_text(int sample, const char *t, size_t n, void *ud) { buf_append(&((Seen *)ud)->text[sample], t, n); }
+
+static void seen_done(const RolloutSample *s, void *ud) {
+    Seen *w = ud;
+    int i = s->prompt * 5 + s->index;
+    w->done[i]++;
+    w->order[w->ndone++] = i;
+}
+
+TEST(callbacks_stream_text_and_report_each_sample_once) {
     setup();
-    BpeIds ids = {0};
+    BpeIds a = {0};
+    encode("The lazy dog", &a);
+    RolloutOpts o = rollout_defaults();
+    o.max_new_tokens = 12;
+    o.batch = 3;
+    Seen w = {0};
+    o.on_text = seen_text, o.on_sample = seen_done, o.ud = &w;
+    RolloutPrompt p[2] = {{a.data, (int)a.len, 5, 42}, {a.data, 2, 3, 43}};
+    RolloutResult r;
     Err e = {0};
-    // The trained tokenizer has the default specials, chat tokens included.
-    REQUIRE(rollout_chat_prompt(g_tok, NULL, "hi", &ids, &e) == 0);
-    Buf b = {0};
-    REQUIRE(bpe_decode(g_tok, ids.data, ids.len, &b, &e) == 0);
-    CHECK_STR_EQ(b.data, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
-    CHECK_EQ(ids.data[0], bpe_special_id(g_tok, "<|im_start|>"));
-    buf_free(&b);
-    bpe_ids_free(&ids);
-    // A tokenizer without them: a clear error.
-    BpeTrainOpts o = {.vocab_size = 260, .threads = 1, .specials = (const char *const[]){"<|endoftext|>"}, .n_specials = 1};
-    BpeTrainer *t = bpe_trainer_new(&o, &e);
-    REQUIRE(t);
-    bpe_trainer_add(t, "abc abc abd", 11);
-    Bpe *plain = bpe_trainer_finish(t, &e);
-    bpe_trainer_free(t);
-    REQUIRE(plain);
-    CHECK_EQ(rollout_chat_prompt(plain, NULL, "hi", &ids, &e), -1);
-    CHECK_CONTAINS(e.msg, "no chat tokens");
-    bpe_free(plain);
+    REQUIRE(rollout_generate(g_model, g_tok, &o, p, 2, NULL, &r, &e) == 0);
+    CHECK_EQ(w.ndone, 8);
+    for (int i = 0; i < 8; i++) {
+        CHECK_EQ(w.done[i], 1);
+        // Streamed pieces are the raw bytes; repaired, they spell the final text.
+        char *fixed = utf8_repair(w.text[i].data ? w.text[i].data : "", w.text[i].len);
+        CHECK_STR_EQ(fixed, r.samples[i].text);
+        free(fixed);
+        buf_free(&w.text[i]);
+    }
+    rollout_result_free(&r);
+    bpe_ids_free(&a);
 }
 
 TEST(teardown) {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/utf8.h"
 #include "common/base.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
@@ -52,23 +53,6 @@ char *farm_job_id(const cJSON *job) {
     return NULL;
 }
 
-// Offset of the first byte that is not well-formed UTF-8 (or is NUL), or n.
-// Results echo ids and names back as JSON strings, which must stay UTF-8.
-static size_t utf8_bad_offset(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        if (c == 0 || len == 0 || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4) || i + len > n) return i;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return i;
-        if (len == 3 && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] >= 0xA0))) return i;
-        if (len == 4 && ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] >= 0x90))) return i;
-        i += len;
-    }
-    return n;
-}
-
 cJSON *farm_grade_json(const VerifierSet *s, const cJSON *j) {
     VerifyJob job;
     Err e = {{0}};
@@ -88,7 +72,7 @@ cJSON *farm_grade_json(const VerifierSet *s, const cJSON *j) {
 
 cJSON *farm_grade_text(const VerifierSet *s, const void *data, size_t n) {
     if (n > FARM_MAX_JOB) return farm_error_result(NULL, "job: %zu bytes, over the limit of %d", n, FARM_MAX_JOB);
-    size_t bad = utf8_bad_offset(data, n);
+    size_t bad = utf8_bad_offset(data, n, 0);  // results echo ids as JSON strings
     if (bad < n) return farm_error_result(NULL, "job: byte %zu: not UTF-8 text", bad);
     Err e = {{0}};
     cJSON *j = json_parse(data, n, "job", 1, &e);
