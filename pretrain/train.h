@@ -72,7 +72,3 @@ typedef struct PretrainResult {
 // Train as configured. Returns 0, or -1 with e ("data/shards.json: ...",
 // "--seq-len 4096 exceeds max_position_embeddings 512", ...).
 int pretrain_run(const PretrainConfig *c, PretrainResult *r, Err *e);
-
-// Peak FLOP/s of cblas_sgemm on this machine with the OpenMP threads in use
-// (one sgemm per thread at once, as the CPU backend runs them), over ~secs.
-double pretrain_measure_peak_flops(double secs);
