@@ -41,11 +41,11 @@ static int run(EvalArgs *a) {
     ProblemSet **ps = xcalloc((size_t)nsets, sizeof *ps), *shots = NULL;
     EvalSet *sets = xcalloc((size_t)nsets, sizeof *sets);
     char **names = xcalloc((size_t)nsets, sizeof(char *));
-    FarmClient *farm = NULL;
+    Grader *grader = NULL;
     VerifierSet *vs = farm_verifiers_new(a->plugins.items, a->plugins.n, a->plugins_dir, &e);
     if (!vs) goto done;
-    // Problems first (bad files fail fast), then the farm (local workers fork
-    // this process, which is smallest before the model is loaded), then the model.
+    // Problems first (bad files fail fast), then the grader (a local farm forks
+    // this process; grader_open refuses once a model is loaded), then the model.
     for (int i = 0; i < nsets; i++) {
         if (!(ps[i] = problems_load(a->problems.items[i], a->skip_bad, &e))) goto done;
         if (ps[i]->n_bad)
@@ -62,13 +62,8 @@ static int run(EvalArgs *a) {
             }
         sets[i] = (EvalSet){.name = names[i], .problems = ps[i]};
     }
-    if (strcmp(a->farm, "none") != 0) {
-        FarmClientOptions fo = {.verifiers = vs};
-        if (!(farm = farm_client_new(a->farm, &fo, &e))) {
-            err_wrap(&e, "--farm %s", a->farm);
-            goto done;
-        }
-    }
+    GraderOpts go = {.farm = a->farm, .verifiers = vs, .timeout_s = a->timeout};
+    if (!(grader = grader_open(&go, &e))) goto done;
     if (!(m = model_load(a->model, 0, &e))) goto done;
     if (!(tok = bpe_load(a->model, &e))) goto done;
     if (bpe_vocab_size(tok) > model_config(m)->vocab_size) {
@@ -96,10 +91,7 @@ static int run(EvalArgs *a) {
     o.templates_dir = a->templates;
     o.shots = shots;
     o.n_shots = a->few_shot;
-    o.farm = a->farm;
-    o.verifiers = vs;
-    o.client = farm;
-    o.grade_timeout_s = a->timeout;
+    o.grader = grader;
     fprintf(stderr, "reasoner eval: model %s, %d set(s), k=%d, temperature %.2f, top-p %.2f, max tokens %d, farm %s\n",
             a->model, nsets, a->k, a->temperature, a->top_p, a->max_tokens, a->farm);
     if (eval_run(m, tok, sets, nsets, &o, a->out, &e) != 0) goto done;
@@ -110,7 +102,7 @@ done:
     for (int i = 0; i < nsets; i++) problems_free(ps[i]), free(names[i]);
     problems_free(shots);
     free(ps), free(sets), free(names);
-    farm_client_free(farm);
+    grader_close(grader);
     verifier_set_free(vs);
     bpe_free(tok);
     model_free(m);

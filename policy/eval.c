@@ -15,7 +15,7 @@
 #include "verifier/farm/farm.h"
 
 EvalOpts eval_defaults(void) {
-    EvalOpts o = {.k = 1, .ro = rollout_defaults(), .seed = 0, .chat = 1, .farm = "local:2", .grade_timeout_s = 600};
+    EvalOpts o = {.k = 1, .ro = rollout_defaults(), .seed = 0, .chat = 1};
     o.ro.max_new_tokens = 512;
     return o;
 }
@@ -90,71 +90,6 @@ static int build_prompt(const Bpe *tok, const EvalOpts *o, const Templates *t, c
 // ---------------------------------------------------------------------------
 // Grading.
 
-static cJSON *make_job(const Problem *p, int sample, const char *response) {
-    char id[512];
-    snprintf(id, sizeof id, "%s#%d", p->id, sample);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "id", id);
-    cJSON_AddStringToObject(j, "verifier", p->verifier);
-    cJSON_AddStringToObject(j, "response", response);
-    cJSON_AddItemToObject(j, "problem", cJSON_Duplicate(p->json, 1));
-    return j;
-}
-
-static int grade_in_process(const VerifierSet *vs, cJSON **jobs, int n, cJSON **results) {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < n; i++) {
-        VerifyJob job = {0};
-        VerifyResult r = {0};
-        Err e = {0};
-        if (verify_job_from_json(jobs[i], &job, &e) != 0) verify_result_set(&r, "error", 0, "%s", e.msg);
-        else verifier_grade(vs, &job, &r);
-        results[i] = verify_result_to_json(json_opt_str(jobs[i], "id", ""), &r);
-        verify_job_free(&job);
-        verify_result_free(&r);
-    }
-    return 0;
-}
-
-// The verifiers in this process ("none") or a farm client. It is opened
-// before sampling, so a bad endpoint fails before the costly part.
-typedef struct {
-    VerifierSet *own;
-    const VerifierSet *vs;
-    FarmClient *farm;
-    int borrowed;  // farm is the caller's (EvalOpts.client)
-} Grader;
-
-static int grader_open(const EvalOpts *o, Grader *g, Err *e) {
-    memset(g, 0, sizeof *g);
-    g->vs = o->verifiers;
-    if (!g->vs) g->vs = g->own = verifier_set_new();
-    if (o->client) {
-        g->farm = o->client;
-        g->borrowed = 1;
-        return 0;
-    }
-    if (strcmp(o->farm, "none") == 0) return 0;
-    FarmClientOptions fo = {.verifiers = g->vs};
-    g->farm = farm_client_new(o->farm, &fo, e);
-    return g->farm ? 0 : err_wrap(e, "eval: --farm %s", o->farm);
-}
-
-static void grader_close(Grader *g) {
-    if (!g->borrowed) farm_client_free(g->farm);
-    verifier_set_free(g->own);
-    memset(g, 0, sizeof *g);
-}
-
-static int grade(const EvalOpts *o, Grader *g, cJSON **jobs, int n, cJSON **results, Err *e) {
-    if (!g->farm) return grade_in_process(g->vs, jobs, n, results);
-    if (farm_submit(g->farm, jobs, n, e) != 0) return -1;
-    int expired = farm_collect(g->farm, o->grade_timeout_s, results, e);
-    if (expired < 0) return -1;
-    if (expired > 0) log_warn("eval: %d of %d grading jobs got no result in %.0f s", expired, n, o->grade_timeout_s);
-    return 0;
-}
-
 // ---------------------------------------------------------------------------
 // Outputs.
 
@@ -163,7 +98,7 @@ typedef struct {
 } PromptRef;
 
 static cJSON *sample_record(const EvalSet *s, const Problem *p, int prompt_tokens, const RolloutSample *rs,
-                            const cJSON *res) {
+                            const VerifyResult *res) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "set", s->name);
     cJSON_AddStringToObject(o, "problem_id", p->id);
@@ -172,14 +107,11 @@ static cJSON *sample_record(const EvalSet *s, const Problem *p, int prompt_token
     cJSON_AddNumberToObject(o, "prompt_tokens", prompt_tokens);
     cJSON_AddNumberToObject(o, "tokens", rs->n);
     cJSON_AddStringToObject(o, "finish", rollout_finish_name(rs->finish));
-    const char *status = json_opt_str(res, "status", "error");
-    cJSON_AddStringToObject(o, "status", status);
-    cJSON_AddNumberToObject(o, "score", json_opt_num(res, "score", 0));
-    cJSON_AddBoolToObject(o, "correct", strcmp(status, "correct") == 0);
-    const char *ex = json_opt_str(res, "extracted", NULL);
-    if (ex) cJSON_AddStringToObject(o, "extracted", ex);
-    const char *detail = json_opt_str(res, "detail", NULL);
-    if (detail) cJSON_AddStringToObject(o, "detail", detail);
+    cJSON_AddStringToObject(o, "status", res->status);
+    cJSON_AddNumberToObject(o, "score", res->score);
+    cJSON_AddBoolToObject(o, "correct", strcmp(res->status, "correct") == 0);
+    if (res->extracted) cJSON_AddStringToObject(o, "extracted", res->extracted);
+    if (res->detail) cJSON_AddStringToObject(o, "detail", res->detail);
     if (p->answer) cJSON_AddStringToObject(o, "answer", p->answer);
     return o;
 }
@@ -233,7 +165,7 @@ static void add_report(Report *r, const EvalSet *sets, int nsets, const double *
 
 // Count per set and write summary.json and report.html.
 static int write_summary(EvalSet *sets, int nsets, const EvalOpts *o, const RolloutResult *rr,
-                         const PromptRef *refs, cJSON **results, const char *out_dir, Err *e) {
+                         const PromptRef *refs, const VerifyResult *results, const char *out_dir, Err *e) {
     int K = o->k;
     double *lengths = xmalloc(sizeof(double) * (size_t)(rr->n ? rr->n : 1));
     for (int i = 0; i < rr->n; i++) lengths[i] = rr->samples[i].n;
@@ -259,8 +191,8 @@ static int write_summary(EvalSet *sets, int nsets, const EvalOpts *o, const Roll
             int q = refs[p].problem;
             for (int j = 0; j < K; j++) {
                 int i = p * K + j, at = q * K + j;
-                correct[at] = strcmp(json_opt_str(results[i], "status", ""), "correct") == 0;
-                ans[at] = json_opt_str(results[i], "extracted", NULL);
+                correct[at] = strcmp(results[i].status, "correct") == 0;
+                ans[at] = results[i].extracted;
                 len[at] = rr->samples[i].n;
                 trunc[at] = rr->samples[i].finish == ROLLOUT_LENGTH;
             }
@@ -292,7 +224,7 @@ static int write_summary(EvalSet *sets, int nsets, const EvalOpts *o, const Roll
 }
 
 static int write_samples(const EvalSet *sets, const RolloutResult *rr, const PromptRef *refs,
-                         const RolloutPrompt *prompts, int K, cJSON **results, const char *out_dir, Err *e) {
+                         const RolloutPrompt *prompts, int K, const VerifyResult *results, const char *out_dir, Err *e) {
     char *path = fs_join(out_dir, "samples.jsonl");
     AtomicFile *f = afile_open(path, e);
     free(path);
@@ -300,7 +232,7 @@ static int write_samples(const EvalSet *sets, const RolloutResult *rr, const Pro
     for (int i = 0; i < rr->n; i++) {
         const PromptRef *ref = &refs[i / K];
         const EvalSet *s = &sets[ref->set];
-        cJSON *rec = sample_record(s, &s->problems->items[ref->problem], prompts[i / K].len, &rr->samples[i], results[i]);
+        cJSON *rec = sample_record(s, &s->problems->items[ref->problem], prompts[i / K].len, &rr->samples[i], &results[i]);
         json_write_line(afile_fp(f), rec);
         cJSON_Delete(rec);
     }
@@ -312,6 +244,7 @@ static int write_samples(const EvalSet *sets, const RolloutResult *rr, const Pro
 int eval_run(Model *m, const Bpe *tok, EvalSet *sets, int nsets, const EvalOpts *o, const char *out_dir,
              Err *e) {
     if (o->k < 1) return err_set(e, "eval: k %d < 1", o->k);
+    if (!o->grader) return err_set(e, "eval: no grader (open one with grader_open before loading the model)");
     if (o->chat && o->shots && o->n_shots > 0)
         return err_set(e, "eval: few-shot examples are for plain prompts (--no-chat); a chat model takes the problem alone");
     if (o->chat) {  // a base model's tokenizer: say so before anything else
@@ -349,33 +282,25 @@ int eval_run(Model *m, const Bpe *tok, EvalSet *sets, int nsets, const EvalOpts 
     static const char *const blank_line[] = {"\n\n"};
     if (!ro.n_stop_ids) ro.stop_ids = stops, ro.n_stop_ids = nstops;
     if (!o->chat && !ro.n_stop_strs) ro.stop_strs = blank_line, ro.n_stop_strs = 1;
-    RolloutResult rr = {0};
-    cJSON **jobs = NULL, **results = NULL;
-    Grader gr = {0};
-    if (rc == 0) rc = grader_open(o, &gr, e);
+    GradedRollout gr = {0};
+    const Problem **probs = xmalloc(sizeof *probs * (size_t)(np ? np : 1));
+    for (int j = 0; j < np; j++) probs[j] = &sets[refs[j].set].problems->items[refs[j].problem];
     if (rc == 0) {
-        log_info("eval: %d problems in %d sets, %d samples each, %d in all", np, nsets, o->k, np * o->k);
+        log_info("eval: %d problems in %d sets, %d samples each, %d in all; grading with %s as they finish", np, nsets,
+                 o->k, np * o->k, grader_name(o->grader));
         Progress *pg = progress_new("eval sampling", 0, "tok");
-        rc = rollout_generate(m, tok, &ro, prompts, np, pg, &rr, e);
+        rc = grade_rollout(o->grader, m, tok, &ro, prompts, probs, np, pg, &gr, e);
         progress_finish(pg);
     }
     if (rc == 0) {
-        jobs = xcalloc((size_t)(rr.n ? rr.n : 1), sizeof(cJSON *));
-        results = xcalloc((size_t)(rr.n ? rr.n : 1), sizeof(cJSON *));
-        for (int j = 0; j < rr.n; j++) {
-            const PromptRef *ref = &refs[j / o->k];
-            jobs[j] = make_job(&sets[ref->set].problems->items[ref->problem], rr.samples[j].index, rr.samples[j].text);
-        }
-        double t0 = rs_now();
-        rc = grade(o, &gr, jobs, rr.n, results, e);
-        if (rc == 0) log_info("eval: graded %d responses in %.1f s (farm %s)", rr.n, rs_now() - t0, o->farm);
+        if (gr.expired > 0) log_warn("eval: %d of %d grading jobs got no result in time", gr.expired, gr.r.n);
+        log_info("eval: sampled %d responses in %.1f s; grading waited %.1f s more", gr.r.n, gr.sample_s,
+                 gr.grade_wait_s);
+        rc = write_samples(sets, &gr.r, refs, prompts, o->k, gr.grades, out_dir, e);
     }
-    grader_close(&gr);
-    if (rc == 0) rc = write_samples(sets, &rr, refs, prompts, o->k, results, out_dir, e);
-    if (rc == 0) rc = write_summary(sets, nsets, o, &rr, refs, results, out_dir, e);
-    for (int j = 0; jobs && j < rr.n; j++) cJSON_Delete(jobs[j]), cJSON_Delete(results[j]);
-    free(jobs), free(results);
-    rollout_result_free(&rr);
+    if (rc == 0) rc = write_summary(sets, nsets, o, &gr.r, refs, gr.grades, out_dir, e);
+    graded_rollout_free(&gr);
+    free(probs);
     for (int j = 0; j < np; j++) bpe_ids_free(&ids[j]);
     free(ids), free(prompts), free(refs);
     return rc;

@@ -25,8 +25,7 @@
 #include "problems/problems.h"
 #include "rollout/rollout.h"
 #include "tokenizer/bpe.h"
-#include "verifier/farm/farm.h"
-#include "verifier/verifier.h"
+#include "reward/grade.h"
 
 typedef struct EvalOpts {
     int k;                      // samples per problem (default 1)
@@ -37,12 +36,8 @@ typedef struct EvalOpts {
     const char *templates_dir;  // NULL: problems_templates_dir() in chat mode, "{problem}" in plain
     const ProblemSet *shots;    // plain mode: few-shot examples (NULL: none)
     int n_shots;
-    const char *farm;           // "local:N", an endpoint, or "none" (grade in this process)
-    FarmClient *client;         // an open farm client to grade with instead (the caller's);
-                                // open it before loading the model: local workers fork the
-                                // process, and a small process forks sandboxes faster
-    const VerifierSet *verifiers;  // what local/none grade with (NULL: the built-ins)
-    double grade_timeout_s;     // per batch (default 600)
+    Grader *grader;             // required: opened by the caller before the model was loaded
+                                // (reward/grade.h); each sample is graded as it finishes
 } EvalOpts;
 
 EvalOpts eval_defaults(void);

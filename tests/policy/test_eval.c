@@ -66,6 +66,17 @@ static ProblemSet *make_set(int n, const char *const *answers) {
     return s;
 }
 
+// Graders opened by the tests, closed at teardown.
+static Grader *g_graders[16];
+static int g_ngraders;
+
+static Grader *open_grader(const VerifierSet *vs, const char *farm) {
+    Err e = {0};
+    Grader *g = grader_open(&(GraderOpts){.farm = farm, .verifiers = vs}, &e);
+    RS_CHECK(g && g_ngraders < 16);
+    return g_graders[g_ngraders++] = g;
+}
+
 static EvalOpts opts(VerifierSet *vs, const char *farm) {
     EvalOpts o = eval_defaults();
     o.chat = 0;
@@ -77,8 +88,7 @@ static EvalOpts opts(VerifierSet *vs, const char *farm) {
     o.ro.stop_strs = never;
     o.ro.n_stop_strs = 1;
     o.k = 2;
-    o.farm = farm;
-    o.verifiers = vs;
+    o.grader = open_grader(vs, farm);
     return o;
 }
 
@@ -178,7 +188,7 @@ TEST(chat_mode_needs_chat_tokens) {
     ProblemSet *s = make_set(1, NULL);
     EvalSet sets[1] = {{.name = "mem", .problems = s}};
     EvalOpts eo = eval_defaults();
-    eo.farm = "none";
+    eo.grader = open_grader(NULL, "none");
     char out[512], tdir[512];
     snprintf(tdir, sizeof tdir, "%s", test_path("no_such_templates"));
     snprintf(out, sizeof out, "%s", test_path("chat"));
@@ -195,7 +205,7 @@ TEST(few_shot_in_chat_mode_is_an_error_not_ignored) {
     ProblemSet *s = make_set(2, NULL), *shots = make_set(2, NULL);
     EvalSet sets[1] = {{.name = "mem", .problems = s}};
     EvalOpts eo = eval_defaults();
-    eo.farm = "none";
+    eo.grader = open_grader(NULL, "none");
     eo.shots = shots;
     eo.n_shots = 2;
     Err e = {0};
@@ -245,9 +255,13 @@ TEST(a_bad_farm_endpoint_fails_before_sampling) {
     EvalOpts o = opts(vs, "none");
     CHECK_EQ(eval_run(small, g_tok, sets, 1, &o, test_path("vocab"), &e), -1);
     CHECK_CONTAINS(e.msg, "outside vocab_size");  // sampling does fail
-    o.farm = "bogus";
-    CHECK_EQ(eval_run(small, g_tok, sets, 1, &o, test_path("vocab"), &e), -1);
+    // The grader is opened before the model: a bad endpoint fails there.
+    CHECK(grader_open(&(GraderOpts){.farm = "bogus", .verifiers = vs}, &e) == NULL);
     CHECK_CONTAINS(e.msg, "farm endpoint 'bogus'");
+    // Without a grader eval refuses before sampling.
+    o.grader = NULL;
+    CHECK_EQ(eval_run(small, g_tok, sets, 1, &o, test_path("vocab"), &e), -1);
+    CHECK_CONTAINS(e.msg, "no grader");
     problems_free(s);
     verifier_set_free(vs);
     model_free(small);
@@ -339,6 +353,7 @@ TEST(few_shot_never_shows_a_problem_its_own_answer) {
 }
 
 TEST(teardown) {
+    for (int i = 0; i < g_ngraders; i++) grader_close(g_graders[i]);
     model_free(g_model);
     bpe_free(g_tok);
     g_model = NULL;
