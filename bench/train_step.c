@@ -85,8 +85,8 @@ static void naive_probs(float *p, const float *qkv, int b, int t, int h, int T, 
     p[T] = mx + logf(sum);  // the row's log-sum-exp, for the caller
 }
 
-static void naive_attention_forward(OpCtx *cx, float *out, float *lse, const float *qkv, int B,
-                                    int T, int NH, int NKV, int hd) {
+static void naive_attention_forward(OpCtx *cx, float *out, float *lse, const float *qkv, const int32_t *seg,
+                                    int B, int T, int NH, int NKV, int hd) {  // seg: never packed here
     int W = (NH + 2 * NKV) * hd, G = NH / NKV;
 #pragma omp parallel
     {
@@ -109,8 +109,8 @@ static void naive_attention_forward(OpCtx *cx, float *out, float *lse, const flo
 }
 
 static void naive_attention_backward(OpCtx *cx, float *dqkv, const float *dout, const float *qkv,
-                                     const float *out, const float *lse, int B, int T, int NH,
-                                     int NKV, int hd) {
+                                     const float *out, const float *lse, const int32_t *seg, int B, int T,
+                                     int NH, int NKV, int hd) {
     int W = (NH + 2 * NKV) * hd, G = NH / NKV;
     float scale = 1.0f / sqrtf((float)hd);
     memset(dqkv, 0, (size_t)B * T * W * sizeof(float));

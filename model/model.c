@@ -209,7 +209,7 @@ static void ensure_acts(Model *m, size_t N) {
     size_t chunk = RS_MIN(N, (size_t)m->chunk);
     size_t total = sets * per_layer + N * (2 * C + 2) + N * (C + maxA + maxB) +
                    chunk * c->vocab_size + 4 * N;
-    float *p = m->act_mem = m->ops->alloc(m->cx, total * sizeof(float) + 3 * N * sizeof(int32_t));
+    float *p = m->act_mem = m->ops->alloc(m->cx, total * sizeof(float) + 4 * N * sizeof(int32_t));
     m->acts = xcalloc(L, sizeof *m->acts);
     for (size_t l = 0; l < L; l++) {
         LayerActs *a = &m->acts[l];
@@ -241,6 +241,7 @@ static void ensure_acts(Model *m, size_t N) {
     m->ids = (int32_t *)p;
     m->targets = m->ids + N;
     m->pos = m->targets + N;
+    m->seg = m->pos + N;
     m->cap_tokens = N;
 }
 
@@ -279,7 +280,7 @@ static void layer_forward(Model *m, int l, int B, int T, float *next) {
     o->matmul_forward(m->cx, a->qkv, a->ln1, mp(m, L->q_w), L->q_b >= 0 ? mp(m, L->q_b) : NULL, N,
                       C, m->qkv_w);
     o->rope_forward(m->cx, a->qkv, m->pos, m->rope_cos, m->rope_sin, N, NH, NKV, hd);
-    o->attention_forward(m->cx, a->att, a->lse, a->qkv, B, T, NH, NKV, hd);
+    o->attention_forward(m->cx, a->att, a->lse, a->qkv, m->packed ? m->seg : NULL, B, T, NH, NKV, hd);
     o->matmul_forward(m->cx, tmp, a->att, mp(m, L->o_w), NULL, N, A, C);
     o->add(m->cx, a->x_mid, a->x_in, tmp, (size_t)N * C);
     o->rmsnorm_forward(m->cx, a->ln2, a->rstd2, a->x_mid, mp(m, L->ln2), N, C, c->rms_norm_eps);
@@ -302,22 +303,43 @@ static void head_forward(Model *m, int N, float *logp, float *entropy) {
     }
 }
 
+// seg must describe runs: each sequence starts at its own position and
+// every later position of it carries the same start.
+static int check_seg(const int32_t *seg, int B, int T, Err *e) {
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            int32_t s = seg[(size_t)b * T + t];
+            int ok = t == 0 ? s == 0 : s == t || s == seg[(size_t)b * T + t - 1];
+            if (!ok) return err_set(e, "seg[%d,%d]: %d is neither %d (a new sequence) nor the previous start", b, t, s, t);
+        }
+    return 0;
+}
+
 int model_forward(Model *m, const int32_t *ids, const int32_t *targets, int B, int T, float *logp,
                   float *entropy, Err *e) {
+    return model_forward_packed(m, ids, NULL, targets, B, T, logp, entropy, e);
+}
+
+int model_forward_packed(Model *m, const int32_t *ids, const int32_t *seg, const int32_t *targets, int B, int T,
+                         float *logp, float *entropy, Err *e) {
     RS_CHECK(B > 0 && T > 0 && (targets != NULL) == (logp != NULL));
     if (T > m->cfg.max_position_embeddings)
         return err_set(e, "sequence length %d exceeds max_position_embeddings %d", T,
                        m->cfg.max_position_embeddings);
     if (check_ids(m, ids, targets, B, T, e) != 0) return -1;
+    if (seg && check_seg(seg, B, T, e) != 0) return -1;
     const ModelOps *o = m->ops;
     int N = B * T, C = m->cfg.hidden_size, L = m->cfg.num_hidden_layers;
     ensure_acts(m, (size_t)N);
     m->B = B, m->T = T;
     m->has_head = targets != NULL;
+    m->packed = seg != NULL;
+    // Positions restart at 0 with each packed sequence.
     int32_t *pos = xmalloc((size_t)N * sizeof *pos);
-    for (int i = 0; i < N; i++) pos[i] = i % T;
+    for (int i = 0; i < N; i++) pos[i] = i % T - (seg ? seg[i] : 0);
     o->upload(m->cx, m->pos, pos, (size_t)N * sizeof *pos);
     free(pos);
+    if (seg) o->upload(m->cx, m->seg, seg, (size_t)N * sizeof *seg);
     o->upload(m->cx, m->ids, ids, (size_t)N * sizeof *ids);
     o->embedding_forward(m->cx, m->acts[0].x_in, m->ids, mp(m, m->embed), N, C);
     for (int l = 0; l < L; l++) layer_forward(m, l, B, T, l + 1 < L ? m->acts[l + 1].x_in : m->x_out);
@@ -368,7 +390,7 @@ static void layer_backward(Model *m, int l) {
     o->rmsnorm_backward(m->cx, dres, mg(m, L->ln2), dA, a->x_mid, mp(m, L->ln2), a->rstd2, N, C);
     // attention: x_mid = x_in + o_proj(attn(rope(qkv(rmsnorm(x_in)))))
     o->matmul_backward(m->cx, dA, mg(m, L->o_w), NULL, dres, a->att, mp(m, L->o_w), N, A, C);
-    o->attention_backward(m->cx, dB, dA, a->qkv, a->att, a->lse, B, T, NH, NKV, hd);
+    o->attention_backward(m->cx, dB, dA, a->qkv, a->att, a->lse, m->packed ? m->seg : NULL, B, T, NH, NKV, hd);
     o->rope_backward(m->cx, dB, m->pos, m->rope_cos, m->rope_sin, N, NH, NKV, hd);
     o->matmul_backward(m->cx, dA, mg(m, L->q_w), L->q_b >= 0 ? mg(m, L->q_b) : NULL, dB, a->ln1,
                        mp(m, L->q_w), N, C, m->qkv_w);

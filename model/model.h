@@ -143,6 +143,15 @@ float *model_grads(Model *m);                               // (num_params); NUL
 // >= vocab_size 50304"); nothing is computed then.
 int model_forward(Model *m, const int32_t *ids, const int32_t *targets, int B, int T,
                   float *logp, float *entropy, Err *e);
+// model_forward with several sequences packed into each row (SFT packing):
+// seg (B, T) gives, per position, the position in its row where its sequence
+// starts (0 for the first; a run of equal values per sequence). Attention
+// stays inside each sequence and positions restart at 0 with each, so a
+// packed row computes exactly what its sequences would one by one.
+// model_backward follows as usual. seg NULL is model_forward. A seg that is
+// not runs of starts: -1 with e ("seg[0,5]: ...").
+int model_forward_packed(Model *m, const int32_t *ids, const int32_t *seg, const int32_t *targets, int B, int T,
+                         float *logp, float *entropy, Err *e);
 // Final hidden states after the last RMSNorm, (B, T, C), of the last
 // model_forward (backend memory). For scalar heads (reward/value models).
 const float *model_hidden(const Model *m);

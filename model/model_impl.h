@@ -46,6 +46,7 @@ struct Model {
     size_t cap_tokens;
     int B, T;         // of the last model_forward
     int has_head;     // the last model_forward computed log-probs
+    int packed;       // the last model_forward had packed rows (seg below is valid)
     float *act_mem;
     LayerActs *acts;  // (L)
     float *x_out;     // (N, C) residual after the last layer
@@ -53,7 +54,7 @@ struct Model {
     float *rstdf;     // (N)
     float *head_lse;  // (N)
     float *dres, *da, *db;  // backward scratch: (N, C), (N, maxA), (N, maxB)
-    int32_t *ids, *targets, *pos;  // (N), backend copies
+    int32_t *ids, *targets, *pos, *seg;  // (N), backend copies
     float *logits;    // (chunk, V)
     int chunk;        // positions per logits chunk
 

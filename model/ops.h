@@ -91,12 +91,16 @@ typedef struct ModelOps {
     // sqrt(hd), causal) v per head; lse (B, NH, T) the log-sum-exp of each
     // score row, saved so backward recomputes probabilities instead of
     // storing (B, NH, T, T).
-    void (*attention_forward)(OpCtx *cx, float *out, float *lse, const float *qkv, int B, int T,
-                              int NH, int NKV, int hd);
+    // seg (B, T) or NULL: packed rows (SFT). seg[b, t] is the position in row b
+    // where the sequence holding t starts (seg[b, t] <= t; a run of equal
+    // values per sequence); position t attends keys seg[b, t] .. t only, a
+    // block-diagonal causal mask. NULL: every row is one sequence.
+    void (*attention_forward)(OpCtx *cx, float *out, float *lse, const float *qkv, const int32_t *seg,
+                              int B, int T, int NH, int NKV, int hd);
     // dqkv (B, T, (NH+2NKV)*hd) = (overwritten) gradient wrt the post-RoPE qkv.
     void (*attention_backward)(OpCtx *cx, float *dqkv, const float *dout, const float *qkv,
-                               const float *out, const float *lse, int B, int T, int NH, int NKV,
-                               int hd);
+                               const float *out, const float *lse, const int32_t *seg, int B, int T,
+                               int NH, int NKV, int hd);
 
     // --- attention against a KV cache (inference) ----------------------------
     // kcache, vcache: one layer's cache, (S, max_len, NKV, hd).

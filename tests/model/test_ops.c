@@ -80,7 +80,7 @@ static void ref_rope(Case *c) {  // in: qkv (N, W); d: N, NH, NKV, hd; theta in 
             }
 }
 
-static void ref_attention(Case *c) {  // in: qkv (B, T, W); d: B, T, NH, NKV, hd
+static void ref_attention(Case *c) {  // in: qkv (B, T, W); d: B, T, NH, NKV, hd; idx: seg or NULL
     int B = c->d[0], T = c->d[1], NH = c->d[2], NKV = c->d[3], hd = c->d[4];
     int W = (NH + 2 * NKV) * hd, G = NH / NKV;
     double *p = malloc((size_t)T * sizeof(double));
@@ -89,18 +89,19 @@ static void ref_attention(Case *c) {  // in: qkv (B, T, W); d: B, T, NH, NKV, hd
             for (int t = 0; t < T; t++) {
                 const double *q = c->in[0] + ((size_t)b * T + t) * W + h * hd;
                 double mx = -INFINITY, sum = 0;
-                for (int s = 0; s <= t; s++) {
+                int s0 = c->idx ? c->idx[(size_t)b * T + t] : 0;
+                for (int s = s0; s <= t; s++) {
                     const double *k = c->in[0] + ((size_t)b * T + s) * W + (NH + h / G) * hd;
                     double d = 0;
                     for (int j = 0; j < hd; j++) d += q[j] * k[j];
                     p[s] = d / sqrt((double)hd);
                     mx = fmax(mx, p[s]);
                 }
-                for (int s = 0; s <= t; s++) sum += (p[s] = exp(p[s] - mx));
+                for (int s = s0; s <= t; s++) sum += (p[s] = exp(p[s] - mx));
                 double *o = c->out + ((size_t)b * T + t) * NH * hd + h * hd;
                 for (int j = 0; j < hd; j++) {
                     double acc = 0;
-                    for (int s = 0; s <= t; s++)
+                    for (int s = s0; s <= t; s++)
                         acc += p[s] / sum * c->in[0][((size_t)b * T + s) * W + (NH + NKV + h / G) * hd + j];
                     o[j] = acc;
                 }
@@ -327,12 +328,45 @@ TEST(attention_forward_backward) {
     case_init(&c, ref_attention, (size_t)B * T * NH * hd, &r);
     float *out = malloc(c.nout * 4), *lse = malloc((size_t)B * NH * T * 4), *g = dout_f(&c);
     float *dqkv = randf(&r, c.n[0], 1);  // overwritten
-    O->attention_forward(CX, out, lse, qkv, B, T, NH, NKV, hd);
+    O->attention_forward(CX, out, lse, qkv, NULL, B, T, NH, NKV, hd);
     CHECK_MSG(fwd_err(&c, out) < TOL_FWD, "forward %g", fwd_err(&c, out));
-    O->attention_backward(CX, dqkv, g, qkv, out, lse, B, T, NH, NKV, hd);
+    O->attention_backward(CX, dqkv, g, qkv, out, lse, NULL, B, T, NH, NKV, hd);
     double e = fd_err(&c, 0, dqkv, 100, &r);
     CHECK_MSG(e < TOL_BWD, "dqkv %g", e);
     free(qkv), free(out), free(lse), free(g), free(dqkv);
+    case_free(&c);
+}
+
+// Packed rows: sequences of 50, 70 and 10 positions in one row, 3 and 127 in
+// the other (the boundaries fall inside the 64-row blocks and across them).
+TEST(attention_segmented_forward_backward) {
+    setup();
+    Rng r;
+    rng_seed(&r, 6);
+    int B = 2, T = 130, NH = 4, NKV = 2, hd = 8, W = (NH + 2 * NKV) * hd;
+    int32_t *seg = malloc((size_t)B * T * sizeof *seg);
+    for (int t = 0; t < T; t++) {
+        seg[t] = t < 50 ? 0 : t < 120 ? 50 : 120;
+        seg[T + t] = t < 3 ? 0 : 3;
+    }
+    Case c = {0};
+    float *qkv = randf(&r, (size_t)B * T * W, 1);
+    c.in[0] = to_d(qkv, c.n[0] = (size_t)B * T * W);
+    c.d[0] = B, c.d[1] = T, c.d[2] = NH, c.d[3] = NKV, c.d[4] = hd;
+    c.idx = seg;
+    case_init(&c, ref_attention, (size_t)B * T * NH * hd, &r);
+    float *out = malloc(c.nout * 4), *lse = malloc((size_t)B * NH * T * 4), *g = dout_f(&c);
+    float *dqkv = randf(&r, c.n[0], 1);
+    O->attention_forward(CX, out, lse, qkv, seg, B, T, NH, NKV, hd);
+    CHECK_MSG(fwd_err(&c, out) < TOL_FWD, "forward %g", fwd_err(&c, out));
+    O->attention_backward(CX, dqkv, g, qkv, out, lse, seg, B, T, NH, NKV, hd);
+    double e = fd_err(&c, 0, dqkv, 100, &r);
+    CHECK_MSG(e < TOL_BWD, "dqkv %g", e);
+    // The mask matters: without it the output differs.
+    float *plain = malloc(c.nout * 4);
+    O->attention_forward(CX, plain, lse, qkv, NULL, B, T, NH, NKV, hd);
+    CHECK(fabs(plain[(size_t)60 * NH * hd] - out[(size_t)60 * NH * hd]) > 1e-4);
+    free(qkv), free(out), free(lse), free(g), free(dqkv), free(seg), free(plain);
     case_free(&c);
 }
 
@@ -346,7 +380,7 @@ TEST(attention_decode_matches_training_attention) {
     int T = 130, NH = 8, NKV = 2, hd = 32, W = (NH + 2 * NKV) * hd, S = 3, L = 140;
     float *qkv = randf(&r, (size_t)2 * T * W, 1);  // (2, T, W)
     float *ref = malloc((size_t)2 * T * NH * hd * 4), *lse = malloc((size_t)2 * NH * T * 4);
-    O->attention_forward(CX, ref, lse, qkv, 2, T, NH, NKV, hd);
+    O->attention_forward(CX, ref, lse, qkv, NULL, 2, T, NH, NKV, hd);
     float *kc = calloc((size_t)S * L * NKV * hd, 4), *vc = calloc((size_t)S * L * NKV * hd, 4);
     // Prefix: seq 0 rows [0, 60) into slot 2, seq 1 rows [0, 129) into slot 0.
     int32_t slot[260], pos[260];
