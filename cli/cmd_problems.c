@@ -305,11 +305,76 @@ static int cmd_gen(int argc, char **argv) {
     return ok ? 0 : 1;
 }
 
+// ---- to-chat -------------------------------------------------------------------------------------
+
+static int cmd_to_chat(int argc, char **argv) {
+    const char *out_path = NULL, *system = NULL, *templates = NULL;
+    int skip_bad = 0;
+    ArgList files = {0};
+    ArgSpec specs[] = {
+        {"out", 'o', ARG_STR, &out_path, "FILE", "write here (atomically) instead of stdout"},
+        {"system", 0, ARG_STR, &system, "TEXT", "a system message for every conversation"},
+        {"templates", 0, ARG_STR, &templates, "DIR", "prompt templates (default: the ones eval uses)"},
+        {"skip-bad", 0, ARG_FLAG, &skip_bad, NULL, "skip bad records, counting them, instead of failing"},
+    };
+    ArgCmd cmd = {.name = "reasoner problems to-chat",
+                  .summary = "Turn problems with worked solutions (GSM8K, MATH, the generators) into SFT "
+                             "conversations: the user turn is the prompt eval uses, the assistant turn the solution "
+                             "ending in \\boxed{}.",
+                  .usage_args = "[flags] FILE...",
+                  .epilog = "Problems without a worked solution are skipped and counted.\n\nexample:\n"
+                            "  reasoner problems gen arith --n 5000 --steps 2 --split train -o train.jsonl\n"
+                            "  reasoner problems to-chat train.jsonl -o chats.jsonl",
+                  .specs = specs,
+                  .nspecs = RS_ARRAY_LEN(specs),
+                  .positional = &files,
+                  .min_positional = 1};
+    int rc = args_parse(&cmd, argc, argv);
+    if (rc) {
+        args_list_free(&files);
+        return ARGS_EXIT_CODE(rc);
+    }
+    Err e = {0};
+    ProblemTemplates t = {0};
+    char *dir = templates ? xstrdup(templates) : problems_templates_dir();
+    int ok = problems_templates_load(&t, dir, &e) == 0;
+    free(dir);
+    if (!ok) fprintf(stderr, "reasoner problems to-chat: %s\n", e.msg);
+    Out out = {0};
+    if (ok && out_open(&out, out_path, &e) != 0) ok = 0, fprintf(stderr, "reasoner problems to-chat: %s\n", e.msg);
+    long made = 0, skipped = 0;
+    for (int f = 0; f < files.n && ok; f++) {
+        ProblemSet *s = load_reporting("to-chat", files.items[f], skip_bad);
+        if (!s) {
+            ok = 0;
+            break;
+        }
+        for (int i = 0; i < s->n; i++) {
+            cJSON *conv = problems_to_chat(&s->items[i], t.text[s->items[i].kind], system);
+            if (!conv) {
+                skipped++;
+                continue;
+            }
+            json_write_line(out.fp, conv);
+            cJSON_Delete(conv);
+            made++;
+        }
+        problems_free(s);
+    }
+    if (out.fp && out_close(&out, ok, &e) != 0) ok = 0, fprintf(stderr, "reasoner problems to-chat: %s\n", e.msg);
+    if (ok) log_info("wrote %ld conversations to %s (%ld problems without a worked solution skipped)", made,
+                     out_path ? out_path : "stdout", skipped);
+    problems_templates_free(&t);
+    args_list_free(&files);
+    return ok ? 0 : 1;
+}
+
 int cmd_problems(int argc, char **argv) {
     static const SubCmd subs[] = {
         {"convert", "convert published problem files to the project's JSONL format", cmd_convert},
         {"stats", "describe problem files", cmd_stats},
         {"gen", "generate problems: arith, countdown, aime", cmd_gen},
+        {"to-chat", "problems with worked solutions into SFT conversations", cmd_to_chat},
     };
     return args_dispatch("reasoner problems", "Problem sets: convert the public ones, describe them, generate new ones.",
                          subs, RS_ARRAY_LEN(subs), argc, argv);

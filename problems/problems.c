@@ -822,3 +822,45 @@ char *problems_render_prompt(const char *tmpl, const Problem *p) {
     buf_puts(&b, tmpl);
     return buf_take(&b);
 }
+
+// ---- SFT conversations from worked solutions ------------------------------------------------
+
+// GSM8K's answer text as a solution ending in \boxed{}: annotations dropped,
+// the "#### N" line replaced.
+static void clean_solution(const char *sol, const char *answer, Buf *out) {
+    const char *mark = NULL;
+    for (const char *q = strstr(sol, "####"); q; q = strstr(q + 4, "####")) mark = q;
+    size_t n = mark ? (size_t)(mark - sol) : strlen(sol);
+    for (size_t i = 0; i < n; i++) {
+        const char *close;
+        if (sol[i] == '<' && sol[i + 1] == '<' && (close = strstr(sol + i + 2, ">>")) && close < sol + n) {
+            i = (size_t)(close - sol) + 1;  // skip <<...>>
+            continue;
+        }
+        buf_putc(out, sol[i]);
+    }
+    while (out->len && (out->data[out->len - 1] == '\n' || out->data[out->len - 1] == ' ')) out->data[--out->len] = 0;
+    if (!strstr(out->data ? out->data : "", "\\boxed{") && answer)
+        buf_printf(out, "%sThe answer is \\boxed{%s}.", out->len ? "\n" : "", answer);
+}
+
+cJSON *problems_to_chat(const Problem *p, const char *tmpl, const char *system) {
+    const char *sol = json_opt_str(p->json, "solution", NULL);
+    if (!sol) return NULL;
+    Buf a = {0};
+    clean_solution(sol, p->answer, &a);
+    char *user = problems_render_prompt(tmpl, p);
+    cJSON *conv = cJSON_CreateObject(), *msgs = cJSON_AddArrayToObject(conv, "messages");
+    const char *roles[3] = {"system", "user", "assistant"}, *texts[3] = {system, user, a.data ? a.data : ""};
+    for (int i = system ? 0 : 1; i < 3; i++) {
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "role", roles[i]);
+        cJSON_AddStringToObject(m, "content", texts[i]);
+        cJSON_AddItemToArray(msgs, m);
+    }
+    cJSON_AddStringToObject(conv, "id", p->id);
+    if (p->source) cJSON_AddStringToObject(conv, "source", p->source);
+    free(user);
+    buf_free(&a);
+    return conv;
+}

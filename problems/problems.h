@@ -138,3 +138,13 @@ int problems_templates_load(ProblemTemplates *t, const char *dir, Err *e);
 void problems_templates_free(ProblemTemplates *t);
 // The template with every {problem} replaced by p->prompt. Malloc'd.
 char *problems_render_prompt(const char *tmpl, const Problem *p);
+
+// An SFT conversation from a problem with a worked solution:
+//   {"messages": [{"role": "system", ...}?, {"role": "user", "content": tmpl(p)},
+//                 {"role": "assistant", "content": solution}], "id", "source"}
+// The solution is the record's "solution" (the generators', MATH's, GSM8K's
+// answer text) made to end in \boxed{}: GSM8K's calculator annotations
+// <<48/2=24>> are dropped and its "#### 72" becomes "The answer is \boxed{72}.";
+// a solution with no \boxed{} gets that sentence with the reference answer.
+// NULL when the problem has no worked solution. system may be NULL.
+cJSON *problems_to_chat(const Problem *p, const char *tmpl, const char *system);
