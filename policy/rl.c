@@ -119,7 +119,7 @@ static void regrade_failures(Rl *rl, const Problem *const *probs, int G, GradedR
                 verify_result_free(&gr->grades[idx[j]]);
                 gr->grades[idx[j]] = res[j];
             }
-            log_warn("rl: regraded %d samples whose grading failed (round %d)", k, round + 1);
+            log_warn("rl: graded again %d samples whose grading failed (try %d of 3)", k, round + 1);
         } else if (k) {
             log_warn("rl: regrading %d samples failed: %s", k, e.msg);
         }
@@ -406,7 +406,8 @@ static void add_step_metrics(Rl *rl, const Batch *b, const UpdateStats *us, doub
     } f[] = {
         {"reward", mean}, {"reward_std", sqrt(fmax(var, 0))}, {"accuracy", ns ? b->correct / ns : 0},
         {"groups_all_equal", b->groups_sampled ? (double)b->groups_equal / b->groups_sampled : 0},
-        {"groups_failed", b->groups_failed}, {"groups_trained", b->groups}, {"sampling_rounds", b->rounds},
+        {"groups_sampled", b->groups_sampled}, {"groups_failed", b->groups_failed}, {"groups_trained", b->groups},
+        {"sampling_rounds", b->rounds},
         {"response_len", ns ? b->len_sum / ns : 0}, {"response_len_max", b->len_max},
         {"truncated", ns ? b->truncated / ns : 0},
         {"clip_frac", us->live_tokens ? us->clip_frac / us->live_tokens : 0},

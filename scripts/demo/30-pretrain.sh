@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
 # Demo stage: pretrain a small base model on the CPU. Tokenizes the cleaned
-# documents of 10-data.sh ($DEMO_OUT/data/*.jsonl) plus arithmetic text from
-# the problem generator (its train split: 40-eval.sh tests on the held-out
-# split) with the tokenizer of 20-tokenizer.sh, pretrains the `small` preset
-# for 7.5 minutes of training (--time-budget sets the step count from the
-# measured step time, so a faster machine trains longer, never more than
-# 3000 steps), then prints the validation loss and a sample. Budget: 9
-# minutes on 2 cores.
+# documents of 10-data.sh ($DEMO_OUT/data/*.jsonl) plus worked arithmetic
+# from the problem generator (its train split: the evaluations test on the
+# held-out split) with the tokenizer of 20-tokenizer.sh, pretrains the `small`
+# preset for DEMO_PRETRAIN_SECS of training (--time-budget sets the step
+# count from the measured step time, so a faster machine trains longer, never
+# more than 3000 steps), then prints the validation loss and a sample.
 #   DEMO_PRETRAIN_SECS=60 bash scripts/demo/30-pretrain.sh   # a quick run
 set -euo pipefail
 : "${REASONER:?}" "${DEMO_OUT:?}"
 tok=$DEMO_OUT/tokenizer/tokenizer.json
 shards=$DEMO_OUT/shards
 out=$DEMO_OUT/pretrain
-secs=${DEMO_PRETRAIN_SECS:-450}
+secs=${DEMO_PRETRAIN_SECS:-300}
 [ -f "$tok" ] || { echo "30-pretrain: $tok missing: run 20-tokenizer.sh first" >&2; exit 1; }
 # The data stage's output shards (shard-NNNNN.jsonl) sit at the top of data/;
 # removed/ and work/ below it hold rejected documents and parts.
@@ -23,7 +22,7 @@ mkdir -p "$out"
 
 echo "--- arithmetic text from the generator (train split)"
 "$REASONER" problems gen arith --n 12000 --seed 11 --split train --digits 2 --ops +- --text -o "$out/arith.jsonl"
-"$REASONER" problems gen arith --n 15000 --seed 12 --split train --digits 2 --text -o "$out/arith3.jsonl"
+"$REASONER" problems gen arith --n 30000 --seed 12 --split train --digits 2 --steps 2 --ops +- --text -o "$out/arith3.jsonl"
 
 echo "--- tokenize ${#docs[@]} document file(s) + arithmetic -> $shards"
 "$REASONER" tokenize --tokenizer "$tok" --input "${docs[@]}" "$out/arith.jsonl" "$out/arith3.jsonl" \
