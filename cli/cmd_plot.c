@@ -292,10 +292,65 @@ static void add_run_table(Report *rep, Run *runs, int nruns, const char *xkey) {
     free(cells);
 }
 
+// A TSV of "group<TAB>what<TAB>value" rows (the demo's summary) as a table.
+static int add_tsv_table(Report *rep, const char *path, Err *e) {
+    char *text;
+    if (fs_read_all(path, &text, NULL, e) != 0) return -1;
+    const char *header[] = {"stage", "what", "value"};
+    char **cells = NULL;
+    int rows = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *f[3] = {line, NULL, NULL};
+        for (int k = 1; k < 3; k++) {
+            char *tab = f[k - 1] ? strchr(f[k - 1], '\t') : NULL;
+            if (tab) *tab = 0, f[k] = tab + 1;
+        }
+        cells = xrealloc(cells, sizeof *cells * (size_t)(rows + 1) * 3);
+        for (int k = 0; k < 3; k++) cells[rows * 3 + k] = xstrdup(f[k] ? f[k] : "");
+        rows++;
+    }
+    report_table(rep, header, 3, (const char *const *)cells, rows);
+    for (int i = 0; i < rows * 3; i++) free(cells[i]);
+    free(cells), free(text);
+    return 0;
+}
+
+// Up to n records of an eval samples.jsonl: problem, response, verdict.
+static int add_examples(Report *rep, const char *path, int n, Err *e) {
+    JsonlReader *rd = jsonl_open(path, e);
+    if (!rd) return -1;
+    const char *header[] = {"problem", "response", "answer", "verdict"};
+    char **cells = xcalloc((size_t)n * 4, sizeof *cells);
+    int rows = 0, rc;
+    cJSON *j;
+    while (rows < n && (rc = jsonl_next(rd, &j, e)) != 0) {
+        if (rc < 0) break;
+        if (json_opt_int(j, "sample", 0) == 0) {  // the first sample of each problem
+            cells[rows * 4 + 0] = xstrdup(json_opt_str(j, "problem_id", ""));
+            cells[rows * 4 + 1] = xstrdup(json_opt_str(j, "response", ""));
+            cells[rows * 4 + 2] = xstrdup(json_opt_str(j, "answer", ""));
+            cells[rows * 4 + 3] = xstrdup(json_opt_bool(j, "correct", 0) ? "\u2713 right" : "\u2717 wrong");
+            rows++;
+        }
+        cJSON_Delete(j);
+    }
+    jsonl_close(rd);
+    Buf h = {0};
+    buf_printf(&h, "Sampled solutions: %s", path);
+    report_heading(rep, h.data);
+    report_table(rep, header, 4, (const char *const *)cells, rows);
+    for (int i = 0; i < rows * 4; i++) free(cells[i]);
+    free(cells);
+    buf_free(&h);
+    return 0;
+}
+
 int cmd_plot(int argc, char **argv) {
     const char *out_path = NULL, *filter = NULL, *xkey = "step", *title = "reasoner report", *length_field = "length";
     double smooth = 0;
-    ArgList files = {0}, samples = {0};
+    int n_examples = 6;
+    const char *table = NULL;
+    ArgList files = {0}, samples = {0}, examples = {0};
     ArgSpec specs[] = {
         {"out", 'o', ARG_STR, &out_path, "FILE", "write the HTML here (atomically) instead of stdout"},
         {"metrics", 0, ARG_STR, &filter, "A,B", "only these metrics (a trailing * matches a prefix: 'eval/*')"},
@@ -304,6 +359,9 @@ int cmd_plot(int argc, char **argv) {
         {"title", 0, ARG_STR, &title, "TEXT", "report title"},
         {"samples", 0, ARG_LIST, &samples, "FILE", "per-sample JSONL files for response-length histograms"},
         {"length-field", 0, ARG_STR, &length_field, "KEY", "the length field of --samples records"},
+        {"table", 0, ARG_STR, &table, "FILE", "a TSV of stage<TAB>what<TAB>value rows shown first"},
+        {"examples", 0, ARG_LIST, &examples, "FILE", "eval samples.jsonl files: a few solutions marked right or wrong"},
+        {"n-examples", 0, ARG_INT, &n_examples, "N", "problems shown per --examples file"},
     };
     ArgCmd cmd = {.name = "reasoner plot",
                   .summary = "Turn metrics JSONL files into one self-contained HTML report with SVG charts (no "
@@ -317,7 +375,7 @@ int cmd_plot(int argc, char **argv) {
                   .positional = &files,
                   .min_positional = 0};
     int rc = args_parse(&cmd, argc, argv);
-    if (!rc && files.n + samples.n == 0) {
+    if (!rc && files.n + samples.n + examples.n == 0 && !table) {
         fprintf(stderr, "reasoner plot: no metrics or --samples files\nusage: %s %s  (see --help)\n", cmd.name, cmd.usage_args);
         rc = ARGS_USAGE;
     }
@@ -326,7 +384,7 @@ int cmd_plot(int argc, char **argv) {
         rc = ARGS_USAGE;
     }
     if (rc) {
-        args_list_free(&files), args_list_free(&samples);
+        args_list_free(&files), args_list_free(&samples), args_list_free(&examples);
         return ARGS_EXIT_CODE(rc);
     }
     Err e = {0};
@@ -342,6 +400,7 @@ int cmd_plot(int argc, char **argv) {
         ok = run_read(&runs[i], files.items[i], xkey, &e) == 0;
     }
     Report *rep = report_new(title);
+    if (ok && table) ok = add_tsv_table(rep, table, &e) == 0;
     if (ok && files.n) {
         add_run_table(rep, runs, files.n, xkey);
         add_eval_bars(rep, runs, files.n);
@@ -349,6 +408,7 @@ int cmd_plot(int argc, char **argv) {
     }
     if (ok && samples.n) report_heading(rep, "Response lengths");
     for (int i = 0; i < samples.n && ok; i++) ok = add_histogram(rep, samples.items[i], length_field, &e) == 0;
+    for (int i = 0; i < examples.n && ok; i++) ok = add_examples(rep, examples.items[i], n_examples, &e) == 0;
     if (ok) {
         if (out_path) ok = report_write(rep, out_path, &e) == 0;
         else {
@@ -363,6 +423,6 @@ int cmd_plot(int argc, char **argv) {
     report_free(rep);
     for (int i = 0; i < files.n; i++) run_free(&runs[i]);
     free(runs);
-    args_list_free(&files), args_list_free(&samples);
+    args_list_free(&files), args_list_free(&samples), args_list_free(&examples);
     return ok ? 0 : 1;
 }

@@ -11,6 +11,7 @@ export REASONER="$PWD/$BUILD/reasoner"
 export DEMO_OUT=${DEMO_OUT:-$PWD/out/demo}
 mkdir -p "$DEMO_OUT"
 : > "$DEMO_OUT/summary.tsv"
+: > "$DEMO_OUT/accuracy.tsv"
 t0=$(date +%s)
 for stage in scripts/demo/[0-9]*.sh; do
   [ -e "$stage" ] || continue
@@ -28,3 +29,9 @@ printf '%-12s %-36s %s\n' "-----" "----" "-----"
 while IFS=$'\t' read -r stage what value; do
   printf '%-12s %-36s %s\n' "$stage" "$what" "$value"
 done < "$DEMO_OUT/summary.tsv"
+echo
+echo "held-out accuracy on $(wc -l < "$DEMO_OUT/heldout.jsonl" 2>/dev/null || echo '?') problems the model never trained on:"
+while IFS=$'\t' read -r stage what value; do
+  printf '  %-36s %s\n' "$what" "$value"
+done < "$DEMO_OUT/accuracy.tsv"
+echo "report: $DEMO_OUT/report.html"
