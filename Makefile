@@ -3,6 +3,7 @@
 #   make test         install missing deps, build, run every test
 #   make test SAN=1   the same tests under AddressSanitizer + UBSan
 #   make demo         install missing deps, build, run the end-to-end demo
+#   make demo-smoke   the demo's stages at tiny sizes, in about two minutes
 #   make bench        build and run the benchmarks (they print figures)
 #   make fuzz         build the libFuzzer targets (clang) and run each briefly
 # Each folder builds into its own archive; a folder links only the layers
@@ -73,7 +74,7 @@ TEST_SRCS := $(wildcard tests/*/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps test test-run demo bench fuzz clean
+.PHONY: all deps test test-run demo demo-smoke bench fuzz clean
 .SECONDARY:
 all: $(BUILD)/reasoner
 
@@ -140,6 +141,12 @@ test-run: $(BUILD)/reasoner $(TEST_BINS)
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/reasoner
 	@BUILD=$(BUILD) bash scripts/demo.sh
+
+# The same stages as the demo at tiny sizes (about two minutes): CI runs it.
+demo-smoke: deps
+	@$(MAKE) --no-print-directory $(BUILD)/reasoner
+	@BUILD=$(BUILD) DEMO_OUT=$${DEMO_OUT:-out/demo-smoke} DEMO_MODEL_CONFIG=tiny DEMO_PRETRAIN_SECS=20 \
+	  DEMO_EVAL_N=20 DEMO_SFT_SECS=15 DEMO_RL_SECS=20 bash scripts/demo.sh
 
 bench: $(BUILD)/reasoner $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done

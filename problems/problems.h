@@ -4,7 +4,7 @@
 //
 //   reasoner problems convert gsm8k_test.jsonl HumanEval.jsonl.gz -o problems.jsonl
 //
-// The format (DESIGN.md), one problem a line:
+// The format (ARCHITECTURE.md, "Problem format"), one problem a line:
 //   {"id", "kind": "math"|"code"|"open", "prompt", "answer"?, "tests"?,
 //    "entry_point"?, "language"?, "source"?, "verifier"?, ...}
 // Code problems carry tests as HumanEval's ("test" + "entry_point"), MBPP's

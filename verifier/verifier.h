@@ -11,7 +11,7 @@
 
 #include "common/err.h"
 
-// Limits a job may set (DESIGN.md farm messages: "limits").
+// Limits a job may set (ARCHITECTURE.md, "Farm messages": "limits").
 typedef struct VerifyLimits {
     double time_s;      // wall/CPU seconds per program run (default 10)
     int memory_mb;      // address space (default 1024)
@@ -23,7 +23,7 @@ typedef struct VerifyJob {
     char *id;
     char *verifier;     // "math", "code", or a plugin's name
     char *response;     // the model's text
-    cJSON *problem;     // the problem object (DESIGN.md problem format)
+    cJSON *problem;     // the problem object (ARCHITECTURE.md, "Problem format")
     VerifyLimits limits;
 } VerifyJob;
 

@@ -30,7 +30,7 @@ echo "--- tokenize ${#docs[@]} document file(s) + arithmetic -> $shards"
 
 echo "--- pretrain the small preset for $secs s"
 rm -rf "$out/final" "$out/metrics.jsonl"
-"$REASONER" pretrain --data "$shards" --model-config small --out "$out" --time-budget "$secs" --steps 3000 \
+"$REASONER" pretrain --data "$shards" --model-config "${DEMO_MODEL_CONFIG:-small}" --out "$out" --time-budget "$secs" --steps 3000 \
   --batch-size 4 --seq-len 256 --lr 2e-3 --min-lr 2e-4 --warmup 20 --eval-every 50 --eval-batches 8 \
   --sample-every 100 --seed 1337 | tee "$out/pretrain.txt"
 

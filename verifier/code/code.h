@@ -7,7 +7,7 @@
 // The program is the last fenced code block of the response (after the last
 // </think>, when there is one), else the whole response. Its language is the
 // problem's "language", else the fence's tag, else Python.
-// Test forms (DESIGN.md problem format), tried in this order:
+// Test forms (ARCHITECTURE.md, "Problem format"), tried in this order:
 //   "tests": [{"stdin", "stdout"}]   any language; one run per test, stdout
 //                                     compared with trailing whitespace ignored
 //   "test_list" (+ "test_setup_code") MBPP asserts, Python; each assert runs

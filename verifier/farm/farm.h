@@ -3,7 +3,7 @@
 //
 //   client DEALER ──► broker ROUTER (clients) │ ROUTER (workers) ◄── worker DEALER ─► slot processes
 //
-// Messages are JSON in ZeroMQ frames (DESIGN.md): a job {"id", "verifier",
+// Messages are JSON in ZeroMQ frames (ARCHITECTURE.md, "Farm messages"): a job {"id", "verifier",
 // "response", "problem", "limits"?} and a result {"id", "score", "status",
 // "detail", "elapsed_ms", ...}. Around them, each hop adds routing frames:
 //   client → broker   JOB tag job | PING      broker → client   RESULT tag result | PONG instance
