@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/base.h"
+#include "model/blas.h"
 #include "model/ops.h"
 
 struct OpCtx {
@@ -26,6 +27,9 @@ struct OpCtx {
 // context and memory
 
 static OpCtx *cpu_ctx_new(void) {
+    // The reference also links model/blas.c, whose constructor chose the
+    // GEMM kernels before main, into every program that runs these ops.
+    RS_CHECK(model_blas_info() != NULL);
     openblas_set_num_threads(1);
     return xcalloc(1, sizeof(OpCtx));
 }
