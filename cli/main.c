@@ -3,6 +3,8 @@
 // command parses its own flags (common/args.h) and returns its exit status.
 //   reasoner --help
 //   reasoner tokenizer train --input corpus.txt --vocab 4096 --out tok/
+//   reasoner --verbose <command> ...   (or --verbose anywhere before "--"):
+//       first print the BLAS, its kernels and the measured sgemm GFLOP/s
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,20 @@ static const SubCmd commands[] = {
 #undef COMMAND
 };
 
+void cli_print_blas(FILE *f, double secs);  // cmd_version.c
+
+// Remove every "--verbose" before a "--" from argv; 1 if there was one.
+static int take_verbose(int *argc, char **argv) {
+    int found = 0, k = 1, i = 1;
+    for (; i < *argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--verbose")) found = 1;
+        else argv[k++] = argv[i];
+    for (; i < *argc; i++) argv[k++] = argv[i];
+    argv[k] = NULL;
+    *argc = k;
+    return found;
+}
+
 static const char *summary =
     "reasoner: train reasoning models in C: pretrain on web text, SFT, and RL\n"
     "against sandboxed verifiers. Logs go to stderr (REASONER_LOG=debug|info|warn|error).";
@@ -34,5 +50,6 @@ int main(int argc, char **argv) {
         }
         log_set_level((LogLevel)lvl);
     }
+    if (take_verbose(&argc, argv)) cli_print_blas(stderr, 0.25);
     return args_dispatch("reasoner", summary, commands, (int)(sizeof commands / sizeof commands[0]), argc, argv);
 }

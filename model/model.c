@@ -133,6 +133,7 @@ static void free_acts(Model *m) {
 void model_free(Model *m) {
     if (!m) return;
     free_acts(m);
+    model_kv_free(m->kv_keep);
     m->ops->free(m->cx, m->inf_mem);
     m->ops->free(m->cx, m->inf_i32);
     m->ops->free(m->cx, m->params);

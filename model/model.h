@@ -16,7 +16,8 @@
 // of positions, so B*T*V floats never exist at once.
 //
 // Inference uses a KVCache of S slots × max_len positions and model_decode,
-// which appends tokens to several slots in one batched call.
+// which appends tokens to several slots in one batched call; slots share
+// the rows of a common prefix.
 //
 // Parameters, gradients and AdamW moments each live in one allocation carved
 // from one table of {name, shape} that also gives the checkpoint tensor names.
@@ -263,15 +264,28 @@ int model_trainer_state_save(const ModelTrainerState *st, const char *path, Err 
 typedef struct KVCache KVCache;
 // A cache of n_slots sequences of up to max_len positions each (all layers),
 // on m's backend. max_len <= max_position_embeddings. All slots start empty.
+// Its keys and values live in a pool of rows that slots share (model/ops.h,
+// attention_decode); the pool grows as tokens arrive, up to
+// n_slots * max_len rows, and never shrinks.
 KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e);
 void model_kv_free(KVCache *kv);
+// The model's own cache, kept across calls (the rollout engine's): reshaped
+// to n_slots x max_len with every slot empty; its pool, and the memory
+// already touched, are kept. Owned by the model (freed by model_free); valid
+// until the next model_kv_cache call. NULL and e filled on bad sizes.
+KVCache *model_kv_cache(Model *m, int n_slots, int max_len, Err *e);
 int model_kv_slots(const KVCache *kv);
 int model_kv_max_len(const KVCache *kv);
 int model_kv_len(const KVCache *kv, int slot);          // positions filled
+int model_kv_pool_rows(const KVCache *kv);              // rows allocated in the pool
+int model_kv_rows_in_use(const KVCache *kv);            // rows some slot points at
 void model_kv_reset(KVCache *kv, int slot);             // length 0
 void model_kv_truncate(KVCache *kv, int slot, int len); // len <= current length
-// Copy slot src's filled positions into dst (dst's length becomes src's):
-// prefill a prompt once, then fork it into the G slots of its group.
+// Make dst hold src's filled positions (dst's length becomes src's) by
+// sharing src's rows: no keys or values are copied, only table entries.
+// Prefill a prompt once, then fork it into the G slots of its group; each
+// slot then appends its own rows, and a shared row is freed when no slot
+// uses it (so src may be reset while its forks go on).
 void model_kv_copy(KVCache *kv, int dst, int src);
 
 // Append tokens to n sequences in one batched call. Sequence i is slot

@@ -62,6 +62,7 @@ struct Model {
     size_t cap_infer;
     float *inf_mem;
     int32_t *inf_i32;
+    KVCache *kv_keep;  // model_kv_cache's cache, kept across calls
 };
 
 // Positions per logits chunk: about 16M floats of logits at a time.

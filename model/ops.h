@@ -103,21 +103,28 @@ typedef struct ModelOps {
                                int NH, int NKV, int hd);
 
     // --- attention against a KV cache (inference) ----------------------------
-    // kcache, vcache: one layer's cache, (S, max_len, NKV, hd).
-    // Writes the key/value heads of qkv (N, (NH+2NKV)*hd) row i into slot
-    // slot[i] at position pos[i].
-    void (*kv_write)(OpCtx *cx, float *kcache, float *vcache, const float *qkv,
-                     const int32_t *slot, const int32_t *pos, int N, int NH, int NKV, int hd,
-                     int max_len);
+    // The cache is a pool of rows shared by all sequences (SGLang's token
+    // pool; vLLM's paged blocks with a block of one position): kcache,
+    // vcache are one layer's pool, (R, NKV, hd). A table (S, max_len) gives
+    // each slot's pool row per position: position j of slot s is row
+    // table[s * max_len + j]. Sequences that share a prefix (G samples of one
+    // prompt) point at the same rows: the prompt's keys and values exist once
+    // and a fork copies no K/V, only table entries.
+    //
+    // Writes the key/value heads of qkv (N, (NH+2NKV)*hd) row i into pool row
+    // rows[i] (distinct rows).
+    void (*kv_write)(OpCtx *cx, float *kcache, float *vcache, const float *qkv, const int32_t *rows,
+                     int N, int NH, int NKV, int hd);
     // The N rows of qkv form nseg segments of consecutive rows; segment s is
     // rows [seg_row[s], seg_row[s] + seg_len[s]) of slot seg_slot[s], the
-    // first at position seg_pos[s]. Row r of a segment attends to cache
-    // positions 0 .. seg_pos[s] + r (its own k/v already written by kv_write).
-    // out (N, NH*hd).
+    // first at position seg_pos[s]. Row r of a segment attends to positions
+    // 0 .. seg_pos[s] + r of its slot (its own k/v already written by
+    // kv_write), read through table. out (N, NH*hd).
     void (*attention_decode)(OpCtx *cx, float *out, const float *qkv, const float *kcache,
-                             const float *vcache, const int32_t *seg_slot, const int32_t *seg_pos,
-                             const int32_t *seg_row, const int32_t *seg_len, int nseg, int NH,
-                             int NKV, int hd, int max_len);
+                             const float *vcache, const int32_t *table, const int32_t *seg_slot,
+                             const int32_t *seg_pos, const int32_t *seg_row,
+                             const int32_t *seg_len, int nseg, int NH, int NKV, int hd,
+                             int max_len);
 
     // --- SwiGLU: out = silu(gate) * up ---------------------------------------
     // gu (N, 2F): per row the F gate values then the F up values (one matmul

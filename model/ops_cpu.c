@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/base.h"
+#include "model/blas.h"
 #include "model/ops.h"
 
 struct OpCtx {
@@ -26,6 +27,9 @@ struct OpCtx {
 // context and memory
 
 static OpCtx *cpu_ctx_new(void) {
+    // The reference also links model/blas.c, whose constructor chose the
+    // GEMM kernels before main, into every program that runs these ops.
+    RS_CHECK(model_blas_info() != NULL);
     openblas_set_num_threads(1);
     return xcalloc(1, sizeof(OpCtx));
 }
@@ -371,12 +375,11 @@ static void cpu_attention_backward(OpCtx *cx, float *dqkv, const float *dout, co
 }
 
 static void cpu_kv_write(OpCtx *cx, float *kcache, float *vcache, const float *qkv,
-                         const int32_t *slot, const int32_t *pos, int N, int NH, int NKV, int hd,
-                         int max_len) {
+                         const int32_t *rows, int N, int NH, int NKV, int hd) {
     int W = (NH + 2 * NKV) * hd, kvw = NKV * hd;
 #pragma omp parallel for schedule(static) if ((size_t)N * kvw > PAR_MIN)
     for (int i = 0; i < N; i++) {
-        size_t at = ((size_t)slot[i] * max_len + pos[i]) * kvw;
+        size_t at = (size_t)rows[i] * kvw;
         memcpy(kcache + at, qkv + (size_t)i * W + (size_t)NH * hd, kvw * sizeof(float));
         memcpy(vcache + at, qkv + (size_t)i * W + (size_t)(NH + NKV) * hd, kvw * sizeof(float));
     }
@@ -388,22 +391,69 @@ static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int ns
     return w;
 }
 
+// Query rows per segment up to which attention reads the pool rows in place
+// (dot products); longer segments (prefill) gather their keys and values
+// into contiguous scratch and use attn_block's matrix products.
+#define DECODE_DIRECT_ROWS 4
+
+// Row r of q (at q + r * ldq) against the keys/values of positions 0..pos0+r,
+// pool rows prow[j]; o (ldo) gets the output. s: scratch of pos0 + nr floats.
+static void attn_rows_direct(const float *q, int ldq, const float *kc, const float *vc, int kvw,
+                             const int32_t *prow, float *o, int ldo, int nr, int pos0, int hd, float *s) {
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int r = 0; r < nr; r++) {
+        const float *qr = q + (size_t)r * ldq;
+        int n = pos0 + r + 1;
+        float mx = -INFINITY;
+        for (int j = 0; j < n; j++) {
+            const float *k = kc + (size_t)prow[j] * kvw;
+            float d = 0;
+#pragma omp simd reduction(+ : d)
+            for (int c = 0; c < hd; c++) d += qr[c] * k[c];
+            s[j] = d * scale;
+            mx = s[j] > mx ? s[j] : mx;
+        }
+        double sum = 0;
+        for (int j = 0; j < n; j++) sum += (s[j] = expf(s[j] - mx));
+        float inv = (float)(1.0 / sum), *orow = o + (size_t)r * ldo;
+        for (int c = 0; c < hd; c++) orow[c] = 0;
+        for (int j = 0; j < n; j++) {
+            const float *v = vc + (size_t)prow[j] * kvw;
+            float p = s[j] * inv;
+#pragma omp simd
+            for (int c = 0; c < hd; c++) orow[c] += p * v[c];
+        }
+    }
+}
+
 static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const float *kcache,
-                                 const float *vcache, const int32_t *seg_slot,
+                                 const float *vcache, const int32_t *table, const int32_t *seg_slot,
                                  const int32_t *seg_pos, const int32_t *seg_row,
                                  const int32_t *seg_len, int nseg, int NH, int NKV, int hd,
                                  int max_len) {
     int W = (NH + 2 * NKV) * hd, G = NH / NKV, kvw = NKV * hd, nt = omp_get_max_threads();
-    float *scr = scratch(cx, (size_t)nt * ATT_BR * max_len);
+    size_t per_thread = (size_t)ATT_BR * max_len + (size_t)2 * max_len * hd;
+    float *scr = scratch(cx, (size_t)nt * per_thread);
 #pragma omp parallel for schedule(dynamic, 1) if (decode_work(seg_pos, seg_len, nseg) * NH * hd > PAR_MIN_FLOPS)
     for (int sh = 0; sh < nseg * NH; sh++) {
-        int sg = sh / NH, h = sh % NH;
-        size_t cache0 = (size_t)seg_slot[sg] * max_len * kvw + (size_t)(h / G) * hd;
-        float *s = scr + (size_t)omp_get_thread_num() * ATT_BR * max_len;
+        int sg = sh / NH, h = sh % NH, nk = seg_pos[sg] + seg_len[sg];
+        const int32_t *prow = table + (size_t)seg_slot[sg] * max_len;
+        const float *kc = kcache + (size_t)(h / G) * hd, *vc = vcache + (size_t)(h / G) * hd;
+        float *s = scr + (size_t)omp_get_thread_num() * per_thread;
+        const float *q = qkv + (size_t)seg_row[sg] * W + h * hd;
+        float *o = out + (size_t)seg_row[sg] * NH * hd + h * hd;
+        if (seg_len[sg] <= DECODE_DIRECT_ROWS) {
+            attn_rows_direct(q, W, kc, vc, kvw, prow, o, NH * hd, seg_len[sg], seg_pos[sg], hd, s);
+            continue;
+        }
+        float *K = s + (size_t)ATT_BR * max_len, *V = K + (size_t)max_len * hd;
+        for (int j = 0; j < nk; j++) {
+            memcpy(K + (size_t)j * hd, kc + (size_t)prow[j] * kvw, hd * sizeof(float));
+            memcpy(V + (size_t)j * hd, vc + (size_t)prow[j] * kvw, hd * sizeof(float));
+        }
         for (int i0 = 0; i0 < seg_len[sg]; i0 += ATT_BR) {
-            int nr = RS_MIN(ATT_BR, seg_len[sg] - i0), row = seg_row[sg] + i0;
-            attn_block(qkv + (size_t)row * W + h * hd, W, kcache + cache0, vcache + cache0, kvw,
-                       out + (size_t)row * NH * hd + h * hd, NH * hd, NULL, NULL, nr,
+            int nr = RS_MIN(ATT_BR, seg_len[sg] - i0);
+            attn_block(q + (size_t)i0 * W, W, K, V, hd, o + (size_t)i0 * NH * hd, NH * hd, NULL, NULL, nr,
                        seg_pos[sg] + i0, hd, s);
         }
     }

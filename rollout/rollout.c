@@ -1,5 +1,5 @@
 // rollout.c: continuous-batching sampler over model_decode with prefix
-// sharing (one prefill per prompt, copied into its G decode slots).
+// sharing (one prefill per prompt; its G decode slots share its cache rows).
 #include "rollout.h"
 
 #include <limits.h>
@@ -353,7 +353,7 @@ int rollout_generate(Model *m, const Bpe *tok, const RolloutOpts *o, const Rollo
     out->n = total;
     double t0 = rs_now();
     int rc = 0;
-    g.kv = model_kv_new(m, g.B + g.P, g.max_len, e);
+    g.kv = model_kv_cache(m, g.B + g.P, g.max_len, e);  // the model's, kept across calls
     if (!g.kv) rc = -1;
     if (rc == 0) {
         g.seqs = xcalloc((size_t)g.B, sizeof(Seq));
@@ -379,7 +379,8 @@ int rollout_generate(Model *m, const Bpe *tok, const RolloutOpts *o, const Rollo
     }
     out->seconds = rs_now() - t0;
     for (int i = 0; g.seqs && i < g.B; i++) buf_free(&g.seqs[i].text);
-    model_kv_free(g.kv);
+    if (g.kv)  // release every row: the pool stays with the model for the next call
+        for (int i = 0; i < g.B + g.P; i++) model_kv_reset(g.kv, i);
     free(g.seqs), free(g.first), free(g.pslot), free(g.powner), free(g.plogits), free(g.logits), free(g.scratch);
     if (rc != 0) rollout_result_free(out);
     return rc;

@@ -7,9 +7,11 @@
 //   ... r.samples[i].text, .ids, .logp, .finish ...;  rollout_result_free(&r);
 //
 // How it works. A KV cache holds `batch` decode slots plus prompt slots. A
-// prompt is prefilled once into a prompt slot and its cache copied into a
-// decode slot for each of its G samples (for G = 1 it is prefilled straight
-// into the decode slot). Continuous batching: every step runs one batched
+// prompt is prefilled once into a prompt slot and each of its G samples'
+// decode slots points at the prompt's cache rows (model_kv_copy shares
+// rows; no keys or values are copied). For G = 1 it is prefilled straight
+// into the decode slot. The cache is the model's (model_kv_cache), kept
+// across calls, so its memory is allocated and touched once. Continuous batching: every step runs one batched
 // model_decode over all live sequences; a finished sequence's slot takes the
 // next waiting sample at once. New prompts are prefilled together in one call.
 //

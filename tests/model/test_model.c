@@ -324,9 +324,40 @@ TEST(kv_cache_matches_training_forward) {
     log_softmax_rows(last + V, 1, V);
     CHECK(rel_err(last + V, wa + (size_t)50 * V, V) < 1e-4);
     free(wa);
+    // The fork shares the 50 rows: the source lets go of them and takes a
+    // new sequence (reusing free rows); a wrong reference count would hand
+    // the shared rows out again and corrupt the fork.
+    int in_use = model_kv_rows_in_use(kv);
+    model_kv_reset(kv, slot_of[2]);
+    CHECK_EQ(model_kv_rows_in_use(kv), in_use - 1);  // only its own 51st row
+    int32_t other[40];
+    random_tokens(&r, other, 40, V);
+    REQUIRE(model_decode(m, kv, 1, &slot_of[2], (int[]){40}, other, last, 0, &err) == 0);
+    int32_t nx = 9, fork_slot = 1;
+    REQUIRE(model_decode(m, kv, 1, &fork_slot, one, &nx, last, 0, &err) == 0);
+    alt[50] = 7;
+    int32_t alt2[52];
+    memcpy(alt2, alt, 51 * 4), alt2[51] = 9;
+    wa = train_log_softmax(m, alt2, 52);
+    log_softmax_rows(last, 1, V);
+    CHECK(rel_err(last, wa + (size_t)51 * V, V) < 1e-4);
+    free(wa);
     for (int s = 0; s < 3; s++) free(want[s]), free(got[s]);
     model_kv_free(kv);
-    model_free(m);
+    // The model's own cache keeps its pool across calls, every slot empty.
+    KVCache *a = model_kv_cache(m, 4, 80, &err);
+    REQUIRE(a);
+    REQUIRE(model_decode(m, a, 1, (int[]){2}, (int[]){30}, seq[2], last, 0, &err) == 0);
+    int pool = model_kv_pool_rows(a);
+    CHECK(pool >= 30);
+    KVCache *b = model_kv_cache(m, 2, 60, &err);
+    CHECK(a == b);
+    CHECK_EQ(model_kv_pool_rows(b), pool);
+    CHECK_EQ(model_kv_rows_in_use(b), 0);
+    CHECK_EQ(model_kv_slots(b), 2);
+    CHECK_EQ(model_kv_len(b, 1), 0);
+    CHECK(model_kv_cache(m, 2, c.max_position_embeddings + 1, &err) == NULL);
+    model_free(m);  // frees the model's cache
 }
 
 TEST(decode_rejects_bad_calls) {

@@ -381,9 +381,14 @@ TEST(attention_decode_matches_training_attention) {
     float *qkv = randf(&r, (size_t)2 * T * W, 1);  // (2, T, W)
     float *ref = malloc((size_t)2 * T * NH * hd * 4), *lse = malloc((size_t)2 * NH * T * 4);
     O->attention_forward(CX, ref, lse, qkv, NULL, 2, T, NH, NKV, hd);
-    float *kc = calloc((size_t)S * L * NKV * hd, 4), *vc = calloc((size_t)S * L * NKV * hd, 4);
+    // A pool of R rows in scrambled order; slot 1 shares slot 2's first 40
+    // positions (a fork) and owns the rest.
+    int R = 400;
+    float *kc = calloc((size_t)R * NKV * hd, 4), *vc = calloc((size_t)R * NKV * hd, 4);
+    int32_t *table = malloc((size_t)S * L * 4), next = 0;
+    for (int i = 0; i < S * L; i++) table[i] = -1;
     // Prefix: seq 0 rows [0, 60) into slot 2, seq 1 rows [0, 129) into slot 0.
-    int32_t slot[260], pos[260];
+    int32_t slot[260], pos[260], prow[260];
     int n = 0;
     for (int t = 0; t < 60; t++) slot[n] = 2, pos[n++] = t;
     for (int t = 0; t < 129; t++) slot[n] = 0, pos[n++] = t;
@@ -391,27 +396,32 @@ TEST(attention_decode_matches_training_attention) {
     for (int i = 0; i < n; i++) {
         int b = slot[i] == 2 ? 0 : 1;
         memcpy(rows + (size_t)i * W, qkv + ((size_t)b * T + pos[i]) * W, W * 4);
+        prow[i] = table[slot[i] * L + pos[i]] = (next++ * 7919) % R;  // distinct, scattered
     }
-    O->kv_write(CX, kc, vc, rows, slot, pos, n, NH, NKV, hd, L);
-    // New rows: seq 0 rows 60..129 (70, two row blocks), seq 1 row 129 (1).
+    O->kv_write(CX, kc, vc, rows, prow, n, NH, NKV, hd);
+    for (int t = 0; t < 40; t++) table[1 * L + t] = table[2 * L + t];  // the fork: no K/V copied
+    // New rows: seq 0 rows 60..129 (70, two row blocks), seq 1 row 129 (1),
+    // and slot 1 (seq 0's first 40 positions, shared) rows 40..41 (2, direct path).
     n = 0;
     for (int t = 60; t < 130; t++) slot[n] = 2, pos[n++] = t;
     slot[n] = 0, pos[n++] = 129;
+    for (int t = 40; t < 42; t++) slot[n] = 1, pos[n++] = t;
     for (int i = 0; i < n; i++) {
-        int b = slot[i] == 2 ? 0 : 1;
+        int b = slot[i] == 0 ? 1 : 0;
         memcpy(rows + (size_t)i * W, qkv + ((size_t)b * T + pos[i]) * W, W * 4);
+        prow[i] = table[slot[i] * L + pos[i]] = (next++ * 7919) % R;
     }
-    O->kv_write(CX, kc, vc, rows, slot, pos, n, NH, NKV, hd, L);
-    int32_t seg_slot[2] = {2, 0}, seg_pos[2] = {60, 129}, seg_row[2] = {0, 70}, seg_len[2] = {70, 1};
+    O->kv_write(CX, kc, vc, rows, prow, n, NH, NKV, hd);
+    int32_t seg_slot[3] = {2, 0, 1}, seg_pos[3] = {60, 129, 40}, seg_row[3] = {0, 70, 71}, seg_len[3] = {70, 1, 2};
     float *out = malloc((size_t)n * NH * hd * 4);
-    O->attention_decode(CX, out, rows, kc, vc, seg_slot, seg_pos, seg_row, seg_len, 2, NH, NKV, hd, L);
+    O->attention_decode(CX, out, rows, kc, vc, table, seg_slot, seg_pos, seg_row, seg_len, 3, NH, NKV, hd, L);
     float *want = malloc((size_t)n * NH * hd * 4);
     for (int i = 0; i < n; i++) {
-        int b = slot[i] == 2 ? 0 : 1;
+        int b = slot[i] == 0 ? 1 : 0;
         memcpy(want + (size_t)i * NH * hd, ref + ((size_t)b * T + pos[i]) * NH * hd, NH * hd * 4);
     }
     CHECK(rel_err(out, want, (size_t)n * NH * hd) < 1e-6);
-    free(qkv), free(ref), free(lse), free(kc), free(vc), free(rows), free(out), free(want);
+    free(qkv), free(ref), free(lse), free(kc), free(vc), free(rows), free(out), free(want), free(table);
 }
 
 TEST(swiglu_forward_backward) {
