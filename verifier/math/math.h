@@ -62,7 +62,8 @@
 
 #define VMATH_MAX_ANSWER 4096  // longest answer string parsed (bytes)
 #define VMATH_REL_TOL 1e-6     // relative tolerance for non-exact numbers
-#define VMATH_POINTS 6         // evaluation points for expressions
+#define VMATH_NOISE 1e-11      // rounding noise, relative to the magnitudes an evaluation cancelled
+#define VMATH_POINTS 12        // evaluation points for expressions
 
 // Which extraction rule found the answer.
 typedef enum VmathSource {
@@ -86,8 +87,14 @@ char *vmath_last_boxed(const char *text);
 
 // A parsed answer, for comparing one gold answer against many responses
 // without parsing it again. Never NULL: what does not parse becomes text.
+// Variables are evaluated at points drawn from seed: two answers compare
+// only when they were made with the same seed (comparing answers of
+// different seeds is a bug and stops the program). vmath_answer_new uses
+// seed 0; graders that face a policy draw a fresh seed per job
+// (vmath_grade does), so no fixed set of points can be learned.
 typedef struct VmathAnswer VmathAnswer;
 VmathAnswer *vmath_answer_new(const char *text);
+VmathAnswer *vmath_answer_new_seeded(const char *text, uint64_t seed);
 void vmath_answer_free(VmathAnswer *a);
 // 1 when a and b are the same answer (rules above), else 0.
 int vmath_answer_equal(const VmathAnswer *a, const VmathAnswer *b);
@@ -99,8 +106,16 @@ const char *vmath_answer_canonical(VmathAnswer *a);
 // "list", "interval", "union" or "text".
 const char *vmath_answer_kind(const VmathAnswer *a);
 
-// vmath_answer_equal on two strings (NULL is never equal to anything).
+// vmath_answer_equal on two strings (NULL is never equal to anything). The
+// seed is a symmetric hash of the two strings: reproducible, and
+// vmath_equal(a, b) == vmath_equal(b, a).
 int vmath_equal(const char *a, const char *b);
+// The same with an explicit seed.
+int vmath_equal_seeded(const char *a, const char *b, uint64_t seed);
+// The value variable `name` takes at point k (0 <= k < VMATH_POINTS) for
+// seed: what an attacker would need to know to build an expression equal
+// to the gold only at the evaluation points (the tests build one).
+double vmath_point(uint64_t seed, const char *name, int k);
 // The canonical form of an answer string, malloc'd (maj@k voting key).
 char *vmath_normalize(const char *answer);
 
