@@ -261,7 +261,7 @@ typedef struct XCase {
 TEST(extract_rules_in_order) {
     static const XCase t[] = {
         {"so the answer is $\\boxed{\\frac{1}{2}}$.", "\\frac{1}{2}", VMATH_SRC_BOXED},
-        {"first \\boxed{1} then \\boxed{2}", "2", VMATH_SRC_BOXED},
+        {"first \\boxed{1} then \\boxed{2}", "1, 2", VMATH_SRC_BOXED},
         {"\\boxed{\\left\\{1,2\\right\\}}", "\\left\\{1,2\\right\\}", VMATH_SRC_BOXED},
         {"nested \\boxed{\\frac{\\sqrt{3}}{\\boxed{2}}} end", "\\frac{\\sqrt{3}}{\\boxed{2}}", VMATH_SRC_BOXED},
         {"We get \\boxed{7} and then \\boxed{3", "7", VMATH_SRC_BOXED},  // unclosed last box

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "common/base.h"
 #include "common/buf.h"
@@ -36,6 +37,8 @@ void vmath_answer_free(VmathAnswer *a) {
     for (int i = 0; i < a->nv; i++) {
         free(a->vals[i].kid);
         if (a->vals[i].evaluated) mpq_clears(a->vals[i].q, a->vals[i].q_raw, NULL);
+        for (int k = 0; a->vals[i].qk && k < VMATH_POINTS; k++) mpq_clear(a->vals[i].qk[k]);
+        free(a->vals[i].qk);
     }
     free(a->vals);
     free(a->nodes);
@@ -107,6 +110,11 @@ static int number_eq(int qa_ok, const mpq_t qa, const cplx *ea, const double *sa
 // allow for "what percent" answers) when that number is at least 1 in size:
 // 0.5% is not 0.5. A degree equals the number written (30^\circ = 30).
 static int scalar_eq(const VmathAnswer *A, const VmVal *a, const VmathAnswer *B, const VmVal *b) {
+    if (a->qk && b->qk && !a->unit && !b->unit) {  // both exact at every point: x^2 + 10^{-20} is not x^2
+        for (int k = 0; k < VMATH_POINTS; k++)
+            if (!mpq_equal(a->qk[k], b->qk[k])) return 0;
+        return 1;
+    }
     if (number_eq(a->q_ok, a->q, a->ev, a->err, b->q_ok, b->q, b->ev, b->err)) return 1;
     if (a->unit == b->unit) return 0;
     const VmVal *p = a->unit ? a : b, *o = a->unit ? b : a;
@@ -124,6 +132,22 @@ static int scalar_eq(const VmathAnswer *A, const VmVal *a, const VmathAnswer *B,
 // every point k against a reference point r where both are nonzero. The
 // test is symmetric in f and g.
 static int equation_eq(const VmVal *a, const VmVal *b) {
+    if (a->qk && b->qk) {  // exactly: f_k g_r = g_k f_r
+        int ref = -1, eq = 1;
+        for (int k = 0; k < VMATH_POINTS && eq; k++) {
+            eq = (mpq_sgn(a->qk[k]) == 0) == (mpq_sgn(b->qk[k]) == 0);
+            if (eq && ref < 0 && mpq_sgn(a->qk[k]) != 0) ref = k;
+        }
+        mpq_t x, y;
+        mpq_inits(x, y, NULL);
+        for (int k = 0; k < VMATH_POINTS && eq && ref >= 0; k++) {
+            mpq_mul(x, a->qk[k], b->qk[ref]);
+            mpq_mul(y, b->qk[k], a->qk[ref]);
+            eq = mpq_equal(x, y);
+        }
+        mpq_clears(x, y, NULL);
+        return eq;
+    }
     const cplx *f = a->ev, *g = b->ev;
     int ref = -1;
     for (int k = 0; k < VMATH_POINTS; k++) {
@@ -493,7 +517,11 @@ int vmath_grade(const Verifier *self, const VerifyJob *job, VerifyResult *out, E
         free(gold);
         return 0;
     }
-    VmathAnswer *g = vmath_answer_new(gold), *r = vmath_answer_new(ans);
+    // Fresh evaluation points per job: no fixed set of points a policy could
+    // learn to fit (an expression equal to the gold only there).
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) seed ^= (uint64_t)(uintptr_t)&seed ^ vm_hash(ans);
+    VmathAnswer *g = vmath_answer_new_seeded(gold, seed), *r = vmath_answer_new_seeded(ans, seed);
     int eq = vmath_answer_equal(r, g);
     out->extracted = xstrdup(vmath_answer_canonical(r));
     set_result(out, eq ? "correct" : "wrong", eq ? 1.0 : 0.0, "answer \"%.200s\" (%s, %s \"%.200s\") %s gold \"%.200s\" (%s \"%.200s\")",

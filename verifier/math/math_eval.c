@@ -113,8 +113,10 @@ static int all_nonzero(const cplx *e) {
     return 1;
 }
 
-// Node i exactly into Q[i]: 1 known, 0 not (irrational, variable, too big).
-static int eval_q(const VmathAnswer *A, int i, mpq_t *Q, const unsigned char *ok, cplx (*E)[VMATH_POINTS], double sign) {
+// Node i exactly into Q[i]: 1 known, 0 not. Variables are known at point
+// k >= 0 (their value there), not when k < 0.
+static int eval_q(const VmathAnswer *A, int i, mpq_t *Q, const unsigned char *ok, cplx (*E)[VMATH_POINTS], double sign,
+                  int k) {
     const VmNode *nd = &A->nodes[i];
     int ka = nd->a >= 0 && ok[nd->a], kb = nd->b >= 0 && ok[nd->b];
     mpq_t *r = &Q[i];
@@ -122,6 +124,7 @@ static int eval_q(const VmathAnswer *A, int i, mpq_t *Q, const unsigned char *ok
     int res = 0;
     switch ((VmOp)nd->op) {
     case N_NUM: res = q_literal(A, nd, *r); break;
+    case N_VAR: if (k >= 0) mpq_set_d(*r, vm_var_value(A->seed, nd->hash, k)), res = 1; break;
     case N_NEG: if (ka) mpq_neg(*r, *a), res = 1; break;
     case N_ADD: if (ka && kb) mpq_add(*r, *a, *b), res = 1; break;
     case N_SUB: if (ka && kb) mpq_sub(*r, *a, *b), res = 1; break;
@@ -381,6 +384,32 @@ typedef struct Scratch {
     unsigned char *ok;
 } Scratch;
 
+// An expression with variables exactly at every point, into v->qk (left
+// NULL when some point is not exact: a root, \pi, a pole).
+static void exact_points(VmathAnswer *A, VmVal *v, Scratch *w) {
+    mpq_t *qk = xmalloc(VMATH_POINTS * sizeof *qk);
+    int all = 1, made = 0;
+    for (int k = 0; k < VMATH_POINTS && all; k++) {
+        int pm = 0;
+        for (int i = v->first; i <= v->root; i++) {
+            const VmNode *nd = &A->nodes[i];
+            double sign = 1;
+            if (is_pm(nd)) sign = (v->mask >> pm++ & 1) ? -1 : 1;
+            if (nd->op == N_MP) sign = -sign;
+            w->ok[i] = (unsigned char)eval_q(A, i, w->Q, w->ok, w->E, sign, k);
+        }
+        if (!(all = w->ok[v->root])) break;
+        mpq_init(qk[k]), made++;
+        mpq_set(qk[k], w->Q[v->root]);
+    }
+    if (all) {
+        v->qk = qk;
+        return;
+    }
+    for (int k = 0; k < made; k++) mpq_clear(qk[k]);
+    free(qk);
+}
+
 // Evaluate v's node range in one pass (children come before parents).
 static void eval_val(VmathAnswer *A, VmVal *v, Scratch *w) {
     int pm = 0;
@@ -399,7 +428,7 @@ static void eval_val(VmathAnswer *A, VmVal *v, Scratch *w) {
             double ea = nd->a >= 0 ? w->S[nd->a][k] : 0, eb = nd->b >= 0 ? w->S[nd->b][k] : 0;
             w->S[i][k] = nd->a < 0 && nd->b < 0 ? cabs(z) : err_scale(nd, a, b, z, ea, eb);
         }
-        w->ok[i] = (unsigned char)eval_q(A, i, w->Q, w->ok, w->E, sign);
+        w->ok[i] = (unsigned char)eval_q(A, i, w->Q, w->ok, w->E, sign, -1);
     }
     const VmNode *root = &A->nodes[v->root];
     int raw = v->root;
@@ -409,6 +438,7 @@ static void eval_val(VmathAnswer *A, VmVal *v, Scratch *w) {
     v->q_ok = w->ok[v->root], v->q_raw_ok = w->ok[raw];
     if (v->q_ok) mpq_set(v->q, w->Q[v->root]);
     if (v->q_raw_ok) mpq_set(v->q_raw, w->Q[raw]);
+    if (v->has_vars) exact_points(A, v, w);  // after: it reuses the scratch
     for (int k = 0; k < VMATH_POINTS; k++) {
         v->ev[k] = w->E[v->root][k], v->ev_raw[k] = w->E[raw][k];
         v->err[k] = w->S[v->root][k];

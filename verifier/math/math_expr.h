@@ -67,6 +67,8 @@ typedef struct VmVal {
     int evaluated;            // q and q_raw hold GMP values (cleared with the answer)
     int q_ok, q_raw_ok;       // the exact values below are known
     mpq_t q, q_raw;           // exact value (raw: without the percent)
+    mpq_t *qk;                // an expression with variables, exactly at each point (the points
+                              // are doubles, so rationals): VMATH_POINTS values, or NULL
     cplx ev[VMATH_POINTS], ev_raw[VMATH_POINTS];
     double err[VMATH_POINTS]; // rounding-noise scale of ev: a first-order bound on what cancellation lost
 } VmVal;
