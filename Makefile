@@ -22,7 +22,7 @@ CUDA    ?= $(if $(NVCC),1,0)
 CUDA_ARCH ?= 90
 
 # --- probes --------------------------------------------------------------
-PKGS    := libcjson libzmq libseccomp libpcre2-8 zlib openblas gumbo libxxhash
+PKGS    := libcjson libzmq libseccomp libpcre2-8 zlib openblas gumbo libxxhash gmp
 have_pkg = $(shell pkg-config --exists $(1) && echo 1)
 PKG_OK  := $(foreach p,$(PKGS),$(if $(call have_pkg,$(p)),$(p)))
 PKG_CFLAGS := $(if $(PKG_OK),$(shell pkg-config --cflags $(PKG_OK)))
@@ -154,7 +154,7 @@ bench: $(BUILD)/reasoner $(BENCH_BINS)
 # --- fuzzing (clang, libFuzzer) ------------------------------------------
 FUZZ_BUILD := build/fuzz
 FUZZ_SECS  ?= 20
-FUZZ_FLAGS := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -I. $(PKG_CFLAGS) -D_GNU_SOURCE $(OPENMP)
+FUZZ_FLAGS := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I. $(PKG_CFLAGS) -D_GNU_SOURCE $(OPENMP)
 FUZZ_LIB_SRCS := $(foreach l,$(LAYERS) $(STAGES),$(wildcard $(l)/*.c $(l)/*/*.c))
 FUZZ_OBJS  := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRCS)) $(patsubst %.cc,$(BUILD)/obj/%.cc.o,$(foreach l,$(LAYERS) $(STAGES),$(wildcard $(l)/*.cc $(l)/*/*.cc)))
 FUZZ_BINS  := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard fuzz/fuzz_*.c))

@@ -232,7 +232,9 @@ static int make_doc(const Header *h, Buf *body, DataRecord *out) {
     if (!out->reason) {
         out->len = body->len - off;
         out->body = xmalloc(out->len + 1);
-        memcpy(out->body, body->data + off, out->len);
+        // An empty body ("Content-Length: 0") leaves body->data NULL, and
+        // memcpy from NULL is undefined even for zero bytes.
+        if (out->len) memcpy(out->body, body->data + off, out->len);
         out->body[out->len] = 0;
     }
     return 1;

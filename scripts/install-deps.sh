@@ -17,6 +17,7 @@ PKGS=(
   libgumbo-dev        # HTML parsing for text extraction (data/)
   libcld2-dev         # language identification (data/)
   libxxhash-dev       # fast hashing: MinHash, dedup, hash maps
+  libgmp-dev          # exact big rationals in the math verifier: 1/2006! vs 1/2004!, \binom{70}{35} (verifier/math)
   python3             # runs Python programs in the code verifier
   clang               # libFuzzer targets (make fuzz)
   libclang-rt-14-dev  # the sanitizer and fuzzer runtimes for clang

@@ -152,6 +152,28 @@ TEST(plain_warc_with_junk_and_a_malformed_header) {
     buf_free(&all);
 }
 
+// Fuzz regression (fuzz_warc, UBSan): a document record with an empty body
+// as the first record left the body buffer unallocated, and the reader
+// memcpy'd zero bytes from NULL. It must come back as an empty document.
+// Under SAN=1 (-fno-sanitize-recover) the old code aborts here.
+TEST(empty_first_record_body) {
+    static const char *const types[] = {"conversion", "resource"};
+    for (int t = 0; t < 2; t++) {
+        Buf all = {0};
+        buf_printf(&all, "WARC/1.0\r\nWARC-Type: %s\r\nWARC-Record-ID: <urn:uuid:empty>\r\n"
+                         "Content-Type: text/html\r\nContent-Length: 0\r\n\r\n\r\n\r\n", types[t]);
+        warc_record(&all, "conversion", NULL, "next", NULL, "after the empty one");
+        Got g;
+        read_all(data_src_mem(all.data, all.len), &g, 1 << 20);
+        CHECK_EQ(g.n, 2);
+        CHECK_STR_EQ(g.ids[0], "<urn:uuid:empty>");
+        CHECK_EQ(g.reason[0], DATA_R_NONE);
+        CHECK_STR_EQ(g.body[0], "");
+        CHECK_STR_EQ(g.body[1], "after the empty one");
+        buf_free(&all);
+    }
+}
+
 TEST(truncated_and_corrupt_gzip_members) {
     Buf rec[16] = {{0}}, gz = {0};
     int n = fixture_records(rec);

@@ -125,10 +125,10 @@ TEST(degrees_and_units) {
 TEST(equations_and_x_equals) {
     static const Pair t[] = {
         {"x=3", "3", 1},                 {"x = 5", "5", 1},              {"x=3", "x=4", 0},
-        {"k = \\frac{1}{2}", "0.5", 1},  {"y = 2x + 3", "y=3+2x", 1},    {"y = 2x + 3", "2y = 4x + 6", 0},
+        {"k = \\frac{1}{2}", "0.5", 1},  {"y = 2x + 3", "y=3+2x", 1},    {"y = 2x + 3", "2y = 4x + 6", 1},
         {"y = -2x", "-2x", 1},           {"5x - 7y + 11z + 4 = 0", "-5x + 7y - 11z - 4 = 0", 1},
         {"5x - 7y + 11z + 4 = 0", "10x - 14y + 22z + 8 = 0", 1}, {"5x - 7y + 11z + 4 = 0", "5x - 7y + 11z - 4 = 0", 0},
-        {"x + y = 1", "y = 1 - x", 0},   {"2x + 2y = 2", "x + y = 1", 1}, {"x_1 = 2", "2", 1},
+        {"x + y = 1", "y = 1 - x", 1},   {"2x + 2y = 2", "x + y = 1", 1}, {"x_1 = 2", "2", 1},
         {"x = 1, x = 2", "1, 2", 1},     {"x=2", "y=2", 1},              {"f(x) = x^2 + 1", "x^2+1", 1},
         {"p(t) = 3t", "3t", 1},          {"2(x+1) = 4", "4", 0},
     };
@@ -191,7 +191,10 @@ TEST(expressions) {
         {"x^8 + x^7 + x^6 + x^5 + x^4 + x^3 + x^2 + x + 1", "\\frac{x^9-1}{x-1}", 1},
         {"\\sin^2 x + \\cos^2 x", "1", 1},    {"\\cot x", "\\frac{\\cos x}{\\sin x}", 1}, {"\\cot x", "\\tan x", 0},
         {"2xy", "2yx", 1},                    {"\\frac{1}{x}", "x^{-1}", 1},      {"e^{x}", "\\exp(x)", 1},
-        {"\\ln(ab)", "\\ln a + \\ln b", 1},   {"\\sqrt{x^2}", "x", 1},            {"x", "y", 0},
+        // points take both signs: these are not identities over the reals
+        {"\\ln(ab)", "\\ln a + \\ln b", 0},   {"\\sqrt{x^2}", "x", 0},            {"x", "y", 0},
+        {"\\sqrt{x^2}", "|x|", 1},          {"|x|", "x", 0},                    {"|xy|", "xy", 0},
+        {"\\ln(2x)", "\\ln 2 + \\ln x", 1},
         {"1-1/e", "1+1/e", 0},                {"1-\\frac{1}{e}", "\\frac{e-1}{e}", 1}, {"x^2", "2x", 0},
         {"\\alpha + \\beta", "\\beta+\\alpha", 1},  {"x**2 - 1", "(x-1)(x+1)", 1},
     };
@@ -258,7 +261,7 @@ typedef struct XCase {
 TEST(extract_rules_in_order) {
     static const XCase t[] = {
         {"so the answer is $\\boxed{\\frac{1}{2}}$.", "\\frac{1}{2}", VMATH_SRC_BOXED},
-        {"first \\boxed{1} then \\boxed{2}", "2", VMATH_SRC_BOXED},
+        {"first \\boxed{1} then \\boxed{2}", "1, 2", VMATH_SRC_BOXED},
         {"\\boxed{\\left\\{1,2\\right\\}}", "\\left\\{1,2\\right\\}", VMATH_SRC_BOXED},
         {"nested \\boxed{\\frac{\\sqrt{3}}{\\boxed{2}}} end", "\\frac{\\sqrt{3}}{\\boxed{2}}", VMATH_SRC_BOXED},
         {"We get \\boxed{7} and then \\boxed{3", "7", VMATH_SRC_BOXED},  // unclosed last box
@@ -493,6 +496,173 @@ TEST(gold_answer) {
 
 // ---------------------------------------------------------------------------
 // hostile input: never a crash or a hang
+
+// ---------------------------------------------------------------------------
+// issue 14: equivalence widened and tightened (ARCHITECTURE.md, "Verifiers")
+
+// fuzz_math found vmath_equal(a, b) != vmath_equal(b, a) for "54 = 0"
+// against "-5²114=0": two equations, 5^2114 overflowed to -inf, and the old
+// proportionality test divided one side by the other (-inf/54 has a NaN
+// imaginary part, 54/-inf does not) with an absolute tolerance. Overflow is
+// now an undefined point, the test is symmetric (f_k g_r = g_k f_r), and
+// big values are exact. (Both inputs now read as chains whose last value,
+// 0, counts, so they are equal; the overflow path is kept alive with \pi.)
+TEST(fuzz_math_symmetry_regressions) {
+    static const Pair t[] = {
+        {"54 = 0", "-5\xc2\xb2" "114=0", 1}, {"2x + 54\\pi = 0", "2x - 5^{2114}\\pi = 0", 0},
+        {"x + 54 = 0", "x - 5^{2114} = 0", 0}, {"5^{2114}\\pi", "5^{2115}\\pi", 0}, {"x = 0", "10^{-13}y = 0", 0},
+        {"2x = 0", "10^{-300}x = 0", 1},       {"5^{2114}", "5^{2114}+1", 0}, {"\\{10^{400}, 1\\}", "\\{1, 10^{400}\\}", 1},
+        {"10^{-13}x", "y", 0},                  {"x^{400}", "x^{401}", 0},
+    };
+    CHECK_PAIRS(t);
+    // the bytes the fuzzer wrote, through the fuzz target's own check
+    const char *a = "54 = 0", *b = "-5\xc2\xb2" "114=0";
+    CHECK_EQ(vmath_equal(a, b), vmath_equal(b, a));
+}
+
+TEST(numbers_widened) {
+    static const Pair t[] = {
+        // decimal commas: 2 or 4+ digits after one comma; 3 is thousands, 1 a list
+        {"1,22", "1.22", 1},     {"12,34", "12.34", 1},   {"1,22", "122", 0},     {"1,220", "1220", 1},
+        {"1,2345", "1.2345", 1}, {"-3,75", "-3.75", 1},   {"1,22", "1, 22", 0},
+        // currency and units, on either side
+        {"1,000.99\xe2\x82\xac", "1000.99", 1}, {"\xe2\x82\xac" "1,000.99", "1000.99", 1}, {"1,000.99\xe2\x82\xac", "1000.9", 0},
+        {"125\\textnormal{ miles}", "125", 1}, {"125", "125\\textnormal{ miles}", 1}, {"125\\textnormal{ miles}", "126", 0},
+        {"\xc2\xa3" "12", "12", 1},  {"12\\euro", "12", 1},  {"\\$1,000", "1000", 1},
+        // percent spelled three ways; 0.5% is not 0.5
+        {"0.5\\%", "0.5", 0},    {"0.5\\%", "0.005", 1},  {"25 percent", "25\\%", 1}, {"25 pct", "0.25", 1},
+        {"25\\text{ percent}", "25", 1}, {"25 percent", "26\\%", 0}, {"5\\%", "0.5", 0},  {"150\\%", "1.5", 1},
+        {"150\\%", "150", 1},
+        // number words
+        {"five", "5", 1},        {"\\text{five}", "5", 1}, {"five", "6", 0},       {"Twenty", "20", 1},
+        {"five apples", "5", 1}, {"zero", "0", 1},
+    };
+    CHECK_PAIRS(t);
+}
+
+// Exact wherever both sides are exact (GMP), relative tolerance otherwise.
+TEST(exact_big_and_small) {
+    static const Pair t[] = {
+        {"\\frac{1}{2006!}", "\\frac{1}{2004!}", 0},    {"\\frac{1}{2006!}", "\\frac{1}{2006 \\cdot 2005!}", 1},
+        {"2^{-98}", "2^{-99}", 0},                      {"2^{-98}", "4^{-49}", 1},
+        {"\\binom{70}{35}+1000", "\\binom{70}{35}", 0}, {"\\binom{70}{35}", "112186277816662845432", 1},
+        {"2^{100}", "1267650600228229401496703205376", 1}, {"2^{100}", "1267650600228229401496703205377", 0},
+        {"100!", "100\\cdot 99!", 1},                   {"30!", "265252859812191058636308480000000", 1},
+        {"30!", "265252859812191058636308480000001", 0},
+        {"10^{20}", "10^{20}+\\pi", 0},                  {"\\frac{\\pi}{2006!}", "\\frac{\\pi}{2004!}", 0},
+        {"e^{-2000}", "e^{-2001}", 0},                   {"5", "5e^0", 1},  {"5", "5\\pi^{0}", 1},
+        {"112186277816662845432", "\\binom{70}{35}e^0+1000", 0}, {"0", "0\\cdot\\pi", 1},
+        {"8^{2/3}", "4", 1},                             {"27^{1/3}", "3", 1},  {"\\sqrt{2}^2", "2", 1},
+        {"\\sin(\\pi)", "0", 1},                         {"x^2", "x^2 + 10^{-20}", 0}, {"3x", "3.0000001x", 0},
+        {"x^2", "x^2 + 10^{-3}\\pi", 0},
+    };
+    CHECK_PAIRS(t);
+}
+
+// Decision: a repeating decimal written with a bar is exactly its rational;
+// a truncated or rounded one is a different number (exact rationals compare
+// exactly). A decimal against an irrational uses the relative tolerance.
+TEST(repeating_decimals) {
+    static const Pair t[] = {
+        {"\\frac{1}{3}", "0.\\overline{3}", 1},   {"\\frac{1}{6}", "0.1\\overline{6}", 1},
+        {"\\frac{1}{7}", "0.\\overline{142857}", 1}, {"\\frac{1}{3}", "0.333333", 0},
+        {"\\frac{1}{3}", "0.3333333333", 0},      {"\\frac{1}{3}", "0.\\overline{33}", 1},
+        {"\\frac{2}{3}", "0.\\overline{6}", 1},   {"\\frac{2}{3}", "0.667", 0},
+        {"1", "0.\\overline{9}", 1},              {"\\frac{20000}{\\pi}", "6366.2", 1},
+    };
+    CHECK_PAIRS(t);
+}
+
+// Variables take values of both signs: |x| is not x. Point 0 is positive and
+// point 1 negative for every variable, whatever the seed.
+TEST(evaluation_points_both_signs) {
+    static const Pair t[] = {
+        {"|x|", "x", 0},          {"x|x|", "x^2", 0},        {"|x|+|y|", "|x+y|", 0}, {"|xy|", "|x|\\cdot|y|", 1},
+        {"\\sqrt{x^2}", "|x|", 1}, {"x^{2}", "|x|^2", 1},     {"\\frac{|x|}{x}", "1", 0},
+    };
+    CHECK_PAIRS(t);
+    const char *names[] = {"x", "y", "a", "\\theta", "n"};
+    int pos = 0, neg = 0;
+    for (uint64_t seed = 0; seed < 50; seed++)
+        for (size_t i = 0; i < RS_ARRAY_LEN(names); i++) {
+            CHECK(vmath_point(seed, names[i], 0) > 0);
+            CHECK(vmath_point(seed, names[i], 1) < 0);
+            for (int k = 0; k < VMATH_POINTS; k++) {
+                double v = vmath_point(seed, names[i], k);
+                CHECK(fabs(v) >= 0.3 && fabs(v) < 3.0);
+                pos += v > 0, neg += v < 0;
+            }
+        }
+    CHECK(pos > 500 && neg > 500);
+    CHECK(vmath_point(1, "x", 3) != vmath_point(2, "x", 3));  // the seed moves the points
+}
+
+TEST(structure_widened) {
+    static const Pair t[] = {
+        // row and column vectors and matrix shapes differ
+        {"\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1&2\\end{pmatrix}", 0},
+        {"\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{bmatrix}1\\\\2\\end{bmatrix}", 1},
+        {"\\begin{pmatrix}1&2\\end{pmatrix}", "\\begin{pmatrix}1&2\\end{pmatrix}", 1},
+        {"\\begin{pmatrix}1&2&3\\\\4&5&6\\end{pmatrix}", "\\begin{pmatrix}1&2\\\\3&4\\\\5&6\\end{pmatrix}", 0},
+        {"\\begin{pmatrix}1\\\\2\\end{pmatrix}", "(1,2)", 1},  // a plain tuple is either vector
+        // named tuples
+        {"(p,q,r) = (6,31,-1)", "(6,31,-1)", 1}, {"(p,q,r) = (6,31,-1)", "(6,31,1)", 0},
+        {"(a, b) = (1, 2)", "(a,b)=(1,2)", 1},  {"(a, b) = (1, 2)", "(2, 1)", 0},
+        // unions of sets are sets
+        {"\\{1,3\\}\\cup\\{2,4\\}", "\\{1,2,3,4\\}", 1}, {"\\{1,3\\}\\cup\\{2,4\\}", "\\{1,2,3\\}", 0},
+        {"\\{1,3\\}\\cup\\{3,4\\}", "\\{1,3,4\\}", 1},   {"\\{1,3\\}\\cup\\{2,4\\}", "\\{1,2,3,5\\}", 0},
+    };
+    CHECK_PAIRS(t);
+}
+
+// Decision: an inequality in one variable is the set it describes, so it
+// equals that interval and every other inequality of the same set.
+TEST(relations_widened) {
+    static const Pair t[] = {
+        {"x \\approx 11", "11", 1},         {"x \\approx 11", "12", 0},      {"x \xe2\x89\x88 11", "11", 1},
+        {"x = 5+5+1 = 11", "11", 1},        {"x = 5+5+1 = 11", "12", 0},     {"5+2 = 7", "7", 1},
+        {"x = 7 = 12", "7", 0},             {"x = 7 = 12", "12", 1},
+        {"-x > -1", "x < 1", 1},            {"-x > -1", "x > 1", 0},         {"-x > -1", "(-\\infty, 1)", 1},
+        {"2x - 6 \\ge 0", "[3, \\infty)", 1}, {"2x - 6 \\ge 0", "(3, \\infty)", 0}, {"3 > 1 - x", "x > -2", 1},
+        {"0<f(x)<1", "(0,1)", 1},           {"0<f(x)\\le 1", "(0,1)", 0},
+        {"-2\\le x\\le 7", "x\\in[-2,7]", 1}, {"-2\\le x\\le 7", "[-2,7]", 1}, {"-2 < x\\le 7", "[-2,7]", 0},
+        {"x^2 > 1", "x > 1", 0},            {"x + y > 1", "x > 1", 0},
+        // the same line in another form
+        {"y = 2x+3", "2x - y + 3 = 0", 1},  {"y = 2x+3", "2x + y + 3 = 0", 0}, {"y=-\\frac12x+2", "x+2y=4", 1},
+        {"y=-\\frac12x+2", "x+2y=8", 0},    {"x = 3", "x - 3 = 0", 1},       {"x = 3", "2x = 6", 1},
+    };
+    CHECK_PAIRS(t);
+}
+
+TEST(extraction_widened) {
+    static const XCase t[] = {
+        {"roots $\\boxed{1}$ and $\\boxed{2}$", "1, 2", VMATH_SRC_BOXED},
+        {"$\\boxed{2}$, so again $\\boxed{2}$", "2", VMATH_SRC_BOXED},
+        {"$\\boxed{2}$, that is $\\boxed{2.0}$", "2.0", VMATH_SRC_BOXED},  // one answer: the last box
+        {"Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.", "\\frac{1}{2}", VMATH_SRC_ANSWER_IS},
+        {"Final Answer: The final answer is 7. I hope it is correct.", "7", VMATH_SRC_ANSWER_IS},
+        {"Adding them gives **73**.", "73", VMATH_SRC_BOLD},
+        {"The answer is\n$$\n5\n$$", "5", VMATH_SRC_ANSWER_IS},
+        {"so\n\\[\n\\boxed{\n5\n}\n\\]", "5", VMATH_SRC_BOXED},
+        {"It is 3, or maybe 4", NULL, VMATH_SRC_NONE},
+        {"The answer is 20 cups... no wait, 21.", NULL, VMATH_SRC_NONE},  // taken back: no answer
+        {"It is probably 3", NULL, VMATH_SRC_NONE},
+    };
+    for (size_t i = 0; i < RS_ARRAY_LEN(t); i++, n_cases++) {
+        VmathSource src;
+        char *a = vmath_extract_from(t[i].response, &src);
+        if (t[i].want) CHECK_MSG(a && !strcmp(a, t[i].want), "extract(\"%s\") = \"%s\", want \"%s\"", t[i].response, a ? a : "(null)", t[i].want);
+        else CHECK_MSG(a == NULL, "extract(\"%s\") = \"%s\", want none", t[i].response, a);
+        CHECK_MSG(src == t[i].src, "extract(\"%s\"): source %s, want %s", t[i].response, vmath_source_name(src), vmath_source_name(t[i].src));
+        free(a);
+    }
+    // prose after the number that takes it back or hedges it is no answer
+    static const Pair p[] = {
+        {"3 \\text{ is not the answer}", "3", 0}, {"3\\text{, maybe}", "3", 0}, {"3 \\text{ or so}", "3", 0},
+        {"3 \\text{ apples}", "3", 1},          {"3 or 4", "3", 0},          {"\\text{3 or 4}", "3", 0},
+    };
+    CHECK_PAIRS(p);
+}
 
 TEST(huge_response) {
     size_t n = 10u << 20;

@@ -1,7 +1,9 @@
 // math_eval.c: the values of parsed math answers. Every scalar is evaluated
-// at VMATH_POINTS points over the complex numbers (variables take fixed
-// pseudo-random values per name) and, where it can be, exactly as a
-// rational; and expressions print back in a form the parser reads.
+// at VMATH_POINTS points over the complex numbers (variables take values of
+// both signs drawn from the answer's seed) with a scale of its rounding
+// noise, and, where it can be, exactly as a GMP rational; and expressions
+// print back in a form the parser reads.
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -13,104 +15,195 @@ const char *const vm_func_names[F_COUNT] = {"sin",  "cos",  "tan",  "cot", "sec"
                                             "arctan", "sinh", "cosh", "tanh", "ln",  "log", "exp"};
 
 // ---------------------------------------------------------------------------
-// exact rationals
+// exact rationals (GMP): every op checks its operands are known and keeps
+// results under VM_MAX_BITS, so 10^{10^9} or 100000! becomes inexact (and
+// then compares numerically, where it overflows and equals nothing) instead
+// of eating memory.
 
-static int64_t gcd64(int64_t a, int64_t b) {
-    if (a < 0) a = -a;
-    if (b < 0) b = -b;
-    while (b) {
-        int64_t t = a % b;
-        a = b, b = t;
+static size_t q_bits(const mpq_t x) {
+    return mpz_sizeinbase(mpq_numref(x), 2) + mpz_sizeinbase(mpq_denref(x), 2);
+}
+
+static int q_is_int(const mpq_t x) { return mpz_cmp_ui(mpq_denref(x), 1) == 0; }
+
+// A small integer exponent in e (|e| <= lim), into *out.
+static int q_small_int(const mpq_t e, long lim, long *out) {
+    if (!q_is_int(e) || !mpz_fits_slong_p(mpq_numref(e))) return 0;
+    long v = mpz_get_si(mpq_numref(e));
+    if (v > lim || v < -lim) return 0;
+    *out = v;
+    return 1;
+}
+
+static int q_literal(const VmathAnswer *A, const VmNode *nd, mpq_t r) {
+    if (nd->exp10 > 4000 || nd->exp10 < -4000) return 0;
+    if (mpz_set_str(mpq_numref(r), A->names.data + nd->name, 10) != 0) return 0;
+    mpz_set_ui(mpq_denref(r), 1);
+    mpz_t p;
+    mpz_init(p);
+    mpz_ui_pow_ui(p, 10, (unsigned long)(nd->exp10 < 0 ? -nd->exp10 : nd->exp10));
+    if (nd->exp10 < 0) mpz_set(mpq_denref(r), p);
+    else mpz_mul(mpq_numref(r), mpq_numref(r), p);
+    mpz_clear(p);
+    mpq_canonicalize(r);
+    return 1;
+}
+
+// The exact n-th root of x (n >= 1), when there is one.
+static int q_root(mpq_t r, const mpq_t x, unsigned long n) {
+    if (n == 0 || n > 64) return 0;
+    int neg = mpq_sgn(x) < 0;
+    if (neg && n % 2 == 0) return 0;
+    mpz_t a, b;
+    mpz_inits(a, b, NULL);
+    mpz_abs(a, mpq_numref(x));
+    int ok = mpz_root(a, a, n) && mpz_root(b, mpq_denref(x), n);
+    if (ok) {
+        if (neg) mpz_neg(a, a);
+        mpz_set(mpq_numref(r), a), mpz_set(mpq_denref(r), b);
+        mpq_canonicalize(r);
     }
-    return a;
+    mpz_clears(a, b, NULL);
+    return ok;
 }
 
-VmQ vm_q_make(int64_t n, int64_t d) {
-    if (d == 0 || n == INT64_MIN || d == INT64_MIN) return VM_Q_BAD;
-    if (d < 0) n = -n, d = -d;
-    int64_t g = gcd64(n, d);
-    if (g > 1) n /= g, d /= g;
-    return (VmQ){n, d, 1};
-}
-
-static VmQ q_add(VmQ a, VmQ b) {
-    int64_t x, y, n, d;
-    if (!a.ok || !b.ok || __builtin_mul_overflow(a.n, b.d, &x) || __builtin_mul_overflow(b.n, a.d, &y) ||
-        __builtin_add_overflow(x, y, &n) || __builtin_mul_overflow(a.d, b.d, &d))
-        return VM_Q_BAD;
-    return vm_q_make(n, d);
-}
-
-static VmQ q_neg(VmQ a) { return a.ok ? (VmQ){-a.n, a.d, 1} : VM_Q_BAD; }
-
-VmQ vm_q_mul(VmQ a, VmQ b) {
-    int64_t n, d;
-    if (!a.ok || !b.ok) return VM_Q_BAD;
-    int64_t g1 = gcd64(a.n, b.d), g2 = gcd64(b.n, a.d);  // cross-reduce first
-    if (g1 == 0) g1 = 1;
-    if (g2 == 0) g2 = 1;
-    if (__builtin_mul_overflow(a.n / g1, b.n / g2, &n) || __builtin_mul_overflow(a.d / g2, b.d / g1, &d)) return VM_Q_BAD;
-    return vm_q_make(n, d);
-}
-
-VmQ vm_q_div(VmQ a, VmQ b) {
-    if (!b.ok || b.n == 0) return VM_Q_BAD;
-    return vm_q_mul(a, (VmQ){b.d, b.n, 1});
-}
-
-static VmQ q_pow(VmQ a, VmQ e) {
-    if (!a.ok || !e.ok || e.d != 1 || e.n > 64 || e.n < -64) return VM_Q_BAD;
-    if (e.n < 0) {
-        if (a.n == 0) return VM_Q_BAD;
-        a = vm_q_make(a.d, a.n);
+// x^e with e rational: exact when e is a small integer, or p/q and x has an
+// exact q-th root; the size is estimated before it is computed.
+static int q_pow(mpq_t r, const mpq_t x, const mpq_t e) {
+    if (mpq_sgn(e) == 0) {
+        if (mpq_sgn(x) == 0) return 0;  // 0^0
+        mpq_set_ui(r, 1, 1);
+        return 1;
     }
-    VmQ r = {1, 1, 1};
-    for (int64_t i = 0; i < (e.n < 0 ? -e.n : e.n) && r.ok; i++) r = vm_q_mul(r, a);
-    return r;
-}
-
-static int64_t isqrt64(int64_t x) {
-    if (x < 0) return -1;
-    int64_t r = (int64_t)sqrt((double)x);
-    while (r > 0 && r * r > x) r--;
-    while ((r + 1) * (r + 1) <= x) r++;
-    return r * r == x ? r : -1;
-}
-
-static VmQ q_sqrt(VmQ a) {
-    if (!a.ok || a.n < 0 || a.n > (int64_t)1 << 60 || a.d > (int64_t)1 << 60) return VM_Q_BAD;
-    int64_t n = isqrt64(a.n), d = isqrt64(a.d);
-    return n < 0 || d < 0 ? VM_Q_BAD : vm_q_make(n, d);
-}
-
-static VmQ q_factorial(VmQ a) {
-    if (!a.ok || a.d != 1 || a.n < 0 || a.n > 20) return VM_Q_BAD;
-    int64_t r = 1;
-    for (int64_t i = 2; i <= a.n; i++) r *= i;
-    return vm_q_make(r, 1);
-}
-
-static VmQ q_binom(VmQ n, VmQ k) {
-    if (!n.ok || !k.ok || n.d != 1 || k.d != 1 || k.n < 0 || n.n < k.n || n.n > 1000000) return VM_Q_BAD;
-    int64_t kk = RS_MIN(k.n, n.n - k.n), r = 1;
-    if (kk > 64) return VM_Q_BAD;
-    for (int64_t i = 1; i <= kk; i++) {  // r * (n-kk+i) / i stays an integer
-        int64_t t;
-        if (__builtin_mul_overflow(r, n.n - kk + i, &t)) return VM_Q_BAD;
-        r = t / i;
+    if (!mpz_fits_slong_p(mpq_denref(e)) || mpz_get_si(mpq_denref(e)) > 64) return 0;
+    unsigned long q = mpz_get_ui(mpq_denref(e));
+    mpq_t base;
+    mpq_init(base);
+    int ok = q == 1 ? (mpq_set(base, x), 1) : q_root(base, x, q);
+    long p = 0;
+    mpq_t ei;
+    mpq_init(ei);
+    mpq_set_z(ei, mpq_numref(e));
+    ok = ok && q_small_int(ei, 1000000, &p);
+    mpq_clear(ei);
+    if (ok && p < 0 && mpq_sgn(base) == 0) ok = 0;
+    int unit = ok && mpz_cmpabs_ui(mpq_numref(base), 1) == 0 && mpz_cmp_ui(mpq_denref(base), 1) == 0;
+    if (ok && !unit && mpq_sgn(base) != 0 && (double)q_bits(base) * (double)(p < 0 ? -p : p) > VM_MAX_BITS) ok = 0;
+    if (ok) {
+        unsigned long m = (unsigned long)(p < 0 ? -p : p);
+        if (unit) m %= 2;
+        mpz_pow_ui(mpq_numref(r), mpq_numref(base), m);
+        mpz_pow_ui(mpq_denref(r), mpq_denref(base), m);
+        if (p < 0) mpq_inv(r, r);
     }
-    return vm_q_make(r, 1);
+    mpq_clear(base);
+    return ok;
+}
+
+// Whether every point of E is finite and not NaN.
+static int all_finite(const cplx *e) {
+    for (int k = 0; k < VMATH_POINTS; k++)
+        if (!isfinite(creal(e[k])) || !isfinite(cimag(e[k]))) return 0;
+    return 1;
+}
+
+static int all_nonzero(const cplx *e) {
+    for (int k = 0; k < VMATH_POINTS; k++)
+        if (e[k] == 0) return 0;
+    return 1;
+}
+
+// Node i exactly into Q[i]: 1 known, 0 not. Variables are known at point
+// k >= 0 (their value there), not when k < 0.
+static int eval_q(const VmathAnswer *A, int i, mpq_t *Q, const unsigned char *ok, cplx (*E)[VMATH_POINTS], double sign,
+                  int k) {
+    const VmNode *nd = &A->nodes[i];
+    int ka = nd->a >= 0 && ok[nd->a], kb = nd->b >= 0 && ok[nd->b];
+    mpq_t *r = &Q[i];
+    const mpq_t *a = nd->a >= 0 ? (const mpq_t *)&Q[nd->a] : NULL, *b = nd->b >= 0 ? (const mpq_t *)&Q[nd->b] : NULL;
+    int res = 0;
+    switch ((VmOp)nd->op) {
+    case N_NUM: res = q_literal(A, nd, *r); break;
+    case N_VAR: if (k >= 0) mpq_set_d(*r, vm_var_value(A->seed, nd->hash, k)), res = 1; break;
+    case N_NEG: if (ka) mpq_neg(*r, *a), res = 1; break;
+    case N_ADD: if (ka && kb) mpq_add(*r, *a, *b), res = 1; break;
+    case N_SUB: if (ka && kb) mpq_sub(*r, *a, *b), res = 1; break;
+    case N_PM: case N_MP:
+        if (ka && kb) sign < 0 ? mpq_sub(*r, *a, *b) : mpq_add(*r, *a, *b), res = 1;
+        break;
+    case N_UPM: if (ka) sign < 0 ? mpq_neg(*r, *a) : mpq_set(*r, *a), res = 1; break;
+    case N_MUL:
+        if (ka && kb) mpq_mul(*r, *a, *b), res = 1;
+        // 0 times anything finite is exactly 0 ("0 \cdot \pi")
+        else if ((ka && mpq_sgn(*a) == 0 && all_finite(E[nd->b])) || (kb && mpq_sgn(*b) == 0 && all_finite(E[nd->a])))
+            mpq_set_ui(*r, 0, 1), res = 1;
+        break;
+    case N_DIV:
+        if (ka && kb && mpq_sgn(*b) != 0) mpq_div(*r, *a, *b), res = 1;
+        else if (ka && mpq_sgn(*a) == 0 && all_finite(E[nd->b]) && all_nonzero(E[nd->b])) mpq_set_ui(*r, 0, 1), res = 1;
+        break;
+    case N_POW:
+        if (ka && kb) res = q_pow(*r, *a, *b);
+        // x^0 is exactly 1 for any finite nonzero x: e^0, \pi^0 stay exact
+        else if (kb && mpq_sgn(*b) == 0 && all_finite(E[nd->a]) && all_nonzero(E[nd->a])) mpq_set_ui(*r, 1, 1), res = 1;
+        break;
+    case N_SQRT: if (ka && mpq_sgn(*a) >= 0) res = q_root(*r, *a, 2); break;
+    case N_ROOT: {
+        long n;
+        if (ka && kb && q_small_int(*a, 64, &n) && n >= 1) res = q_root(*r, *b, (unsigned long)n);
+        break;
+    }
+    case N_FACT: {
+        long n;
+        if (ka && q_small_int(*a, 5000, &n) && n >= 0) {
+            mpz_fac_ui(mpq_numref(*r), (unsigned long)n), mpz_set_ui(mpq_denref(*r), 1), res = 1;
+        }
+        break;
+    }
+    case N_BINOM: {
+        long n, k;
+        if (ka && kb && q_small_int(*a, 100000, &n) && q_small_int(*b, 100000, &k) && n >= 0) {
+            if (k < 0 || k > n) mpq_set_ui(*r, 0, 1);
+            else mpz_bin_uiui(mpq_numref(*r), (unsigned long)n, (unsigned long)k), mpz_set_ui(mpq_denref(*r), 1);
+            res = 1;
+        }
+        break;
+    }
+    case N_PCT: if (ka) mpq_set_ui(*r, 1, 100), mpq_mul(*r, *r, *a), res = 1; break;
+    case N_ABS: if (ka) mpq_abs(*r, *a), res = 1; break;
+    case N_FUNC:  // the exact values at 0 (and ln 1)
+        if (ka && mpq_sgn(*a) == 0 && nd->fn != F_LN && nd->fn != F_LOG && nd->fn != F_COT && nd->fn != F_CSC &&
+            nd->fn != F_ACOS) {
+            int one = nd->fn == F_COS || nd->fn == F_SEC || nd->fn == F_COSH || nd->fn == F_EXP;
+            mpq_set_ui(*r, one, 1), res = 1;
+        } else if (ka && (nd->fn == F_LN || nd->fn == F_LOG) && mpq_cmp_ui(*a, 1, 1) == 0) {
+            mpq_set_ui(*r, 0, 1), res = 1;
+        }
+        break;
+    default: break;
+    }
+    return res && q_bits(*r) <= VM_MAX_BITS;
 }
 
 // ---------------------------------------------------------------------------
 // evaluation
 
-// Variables take positive values in [0.5, 2.5), fixed per name and point,
-// so the same name means the same number in both answers.
-static cplx var_value(uint64_t hash, int k) {
+uint64_t vm_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+double vm_var_value(uint64_t seed, uint64_t hash, int k) {
     Rng r;
-    rng_seed(&r, hash + 0x9E3779B97F4A7C15ull * (uint64_t)(k + 1));
-    return 0.5 + 2.0 * rng_double(&r);
+    rng_seed(&r, seed ^ (hash * 0xD6E8FEB86659FD93ull) ^ (0x9E3779B97F4A7C15ull * (uint64_t)(k + 1)));
+    double m = 0.3 + 2.7 * rng_double(&r);
+    int neg = k == 1 || (k > 1 && (rng_u64(&r) >> 63));
+    return neg ? -m : m;
+}
+
+double vmath_point(uint64_t seed, const char *name, int k) {
+    return k >= 0 && k < VMATH_POINTS ? vm_var_value(seed, vm_hash(name ? name : ""), k) : NAN;
 }
 
 static int is_real_int(cplx x, double lim) {
@@ -177,11 +270,11 @@ static cplx c_binom(cplx n, cplx k) {
     return r;
 }
 
-static cplx eval_c(const VmNode *nd, cplx (*E)[VMATH_POINTS], int k, double sign) {
+static cplx eval_c(const VmathAnswer *A, const VmNode *nd, cplx (*E)[VMATH_POINTS], int k, double sign) {
     cplx a = nd->a >= 0 ? E[nd->a][k] : 0, b = nd->b >= 0 ? E[nd->b][k] : 0;
     switch ((VmOp)nd->op) {
     case N_NUM: return nd->num;
-    case N_VAR: return var_value(nd->hash, k);
+    case N_VAR: return vm_var_value(A->seed, nd->hash, k);
     case N_PI: return M_PI;
     case N_E: return M_E;
     case N_I: return I;
@@ -207,25 +300,71 @@ static cplx eval_c(const VmNode *nd, cplx (*E)[VMATH_POINTS], int k, double sign
     return NAN;
 }
 
-static VmQ eval_q(const VmNode *nd, const VmQ *Q, double sign) {
-    VmQ a = nd->a >= 0 ? Q[nd->a] : VM_Q_BAD, b = nd->b >= 0 ? Q[nd->b] : VM_Q_BAD, s = {sign < 0 ? -1 : 1, 1, 1};
+static int finite_c(cplx x) { return isfinite(creal(x)) && isfinite(cimag(x)); }
+
+// A value a double cannot hold: a result that overflowed to infinity from
+// finite operands, or underflowed (to zero or a subnormal) from nonzero
+// ones. 1/2006! and \pi/2006! are not 0, and 2^{-2000} is not 2^{-2001}:
+// such points are undefined (NaN) rather than wrongly equal.
+static int lost_range(const VmNode *nd, cplx a, cplx b, cplx r) {
+    double m = cabs(r);
     switch ((VmOp)nd->op) {
-    case N_NUM: return nd->q;
-    case N_NEG: return q_neg(a);
-    case N_ADD: return q_add(a, b);
-    case N_SUB: return q_add(a, q_neg(b));
-    case N_MUL: return vm_q_mul(a, b);
-    case N_DIV: return vm_q_div(a, b);
-    case N_POW: return q_pow(a, b);
-    case N_PM: case N_MP: return q_add(a, vm_q_mul(s, b));
-    case N_UPM: return vm_q_mul(s, a);
-    case N_SQRT: return q_sqrt(a);
-    case N_FACT: return q_factorial(a);
-    case N_PCT: return vm_q_div(a, (VmQ){100, 1, 1});
-    case N_ABS: return a.ok ? (VmQ){a.n < 0 ? -a.n : a.n, a.d, 1} : VM_Q_BAD;
-    case N_BINOM: return q_binom(a, b);
-    default: return VM_Q_BAD;
+    case N_NUM: return nd->num != 0 && (isinf(nd->num) || fabs(nd->num) < DBL_MIN);
+    case N_MUL: case N_DIV: case N_POW: case N_FUNC: case N_LOG: case N_FACT: case N_BINOM: case N_PCT:
+    case N_DEG: case N_ROOT: case N_SQRT:
+        if (!finite_c(a) || (nd->b >= 0 && nd->op != N_FUNC && nd->op != N_FACT && nd->op != N_SQRT && !finite_c(b)))
+            return 0;  // an infinite operand (\infty) may give an infinite result
+        if (isinf(m)) return 1;
+        return m < DBL_MIN && (a != 0 || nd->op == N_FUNC) && (nd->op != N_MUL || b != 0) && !(nd->op == N_POW && a == 0);
+    case N_INF: case N_VAR: case N_PI: case N_E: case N_I: return 0;
+    default: return isinf(m) && finite_c(a) && (nd->b < 0 || finite_c(b));
     }
+}
+
+// First-order scale of the rounding error of node value r (>= |r|): what
+// cancellation in a sum may leave behind. sin(\pi) is 1.2e-16, not 0, and
+// its scale is \pi, so it equals 0; 2^{-99} has scale 2^{-99}, so it never
+// equals 2^{-98} or 0.
+static double err_scale(const VmNode *nd, cplx a, cplx b, cplx r, double ea, double eb) {
+    double m = cabs(r), aa = cabs(a), ab = cabs(b), s;
+    switch ((VmOp)nd->op) {
+    case N_ADD: case N_SUB: case N_PM: case N_MP: s = ea + eb; break;
+    case N_NEG: case N_UPM: case N_ABS: s = ea; break;
+    case N_MUL: s = ea * ab + eb * aa; break;
+    case N_DIV: s = ab > 0 ? ea / ab + eb * aa / (ab * ab) : INFINITY; break;
+    case N_POW: s = m * (aa > 0 ? cabs(b) * ea / aa : 0) + m * fabs(log(fmax(aa, 1e-300))) * eb; break;
+    case N_SQRT: case N_ROOT: s = aa > 0 ? m * ea / aa : ea; break;
+    case N_FUNC: s = ea * fmax(1.0, m) + m * 0; break;
+    default: s = fmax(ea, eb); break;
+    }
+    return isnan(s) ? INFINITY : fmax(s, m);
+}
+
+// f at real x: NaN where it is not a real number.
+static double eval_at(const VmathAnswer *A, int first, int root, uint64_t var, double x, cplx (*E)[VMATH_POINTS]) {
+    for (int i = first; i <= root; i++) {
+        const VmNode *nd = &A->nodes[i];
+        if (nd->op == N_VAR) E[i][0] = nd->hash == var ? x : NAN;
+        else if (nd->op == N_PM || nd->op == N_MP || nd->op == N_UPM || nd->op == N_INF) E[i][0] = NAN;
+        else E[i][0] = eval_c(A, nd, E, 0, 1);
+    }
+    cplx r = E[root][0];
+    return cimag(r) == 0 && isfinite(creal(r)) ? creal(r) : NAN;
+}
+
+int vm_linear(const VmathAnswer *A, int first, int root, uint64_t var, double *slope) {
+    cplx (*E)[VMATH_POINTS] = xmalloc((size_t)(root + 1) * sizeof *E);
+    double f0 = eval_at(A, first, root, var, 0, E), f1 = eval_at(A, first, root, var, 1, E);
+    double a = f1 - f0;
+    int ok = isfinite(f0) && isfinite(a) && a != 0;
+    static const double xs[] = {2.5, -1.75, 0.375, 7.125};
+    for (size_t k = 0; k < sizeof xs / sizeof xs[0] && ok; k++) {
+        double y = eval_at(A, first, root, var, xs[k], E), want = f0 + a * xs[k];
+        ok = isfinite(y) && fabs(y - want) <= 1e-9 * (fabs(f0) + fabs(a * xs[k]) + fabs(y));
+    }
+    free(E);
+    *slope = a;
+    return ok;
 }
 
 static int is_pm(const VmNode *nd) { return nd->op == N_PM || nd->op == N_MP || nd->op == N_UPM; }
@@ -238,8 +377,41 @@ static double pm_sign(const VmathAnswer *A, const VmVal *v, int i) {
     return A->nodes[i].op == N_MP ? -s : s;
 }
 
+typedef struct Scratch {
+    cplx (*E)[VMATH_POINTS];
+    double (*S)[VMATH_POINTS];
+    mpq_t *Q;
+    unsigned char *ok;
+} Scratch;
+
+// An expression with variables exactly at every point, into v->qk (left
+// NULL when some point is not exact: a root, \pi, a pole).
+static void exact_points(VmathAnswer *A, VmVal *v, Scratch *w) {
+    mpq_t *qk = xmalloc(VMATH_POINTS * sizeof *qk);
+    int all = 1, made = 0;
+    for (int k = 0; k < VMATH_POINTS && all; k++) {
+        int pm = 0;
+        for (int i = v->first; i <= v->root; i++) {
+            const VmNode *nd = &A->nodes[i];
+            double sign = 1;
+            if (is_pm(nd)) sign = (v->mask >> pm++ & 1) ? -1 : 1;
+            if (nd->op == N_MP) sign = -sign;
+            w->ok[i] = (unsigned char)eval_q(A, i, w->Q, w->ok, w->E, sign, k);
+        }
+        if (!(all = w->ok[v->root])) break;
+        mpq_init(qk[k]), made++;
+        mpq_set(qk[k], w->Q[v->root]);
+    }
+    if (all) {
+        v->qk = qk;
+        return;
+    }
+    for (int k = 0; k < made; k++) mpq_clear(qk[k]);
+    free(qk);
+}
+
 // Evaluate v's node range in one pass (children come before parents).
-static void eval_val(const VmathAnswer *A, VmVal *v, cplx (*E)[VMATH_POINTS], VmQ *Q) {
+static void eval_val(VmathAnswer *A, VmVal *v, Scratch *w) {
     int pm = 0;
     for (int i = v->first; i <= v->root; i++) {
         const VmNode *nd = &A->nodes[i];
@@ -248,27 +420,51 @@ static void eval_val(const VmathAnswer *A, VmVal *v, cplx (*E)[VMATH_POINTS], Vm
         if (is_pm(nd)) sign = (v->mask >> pm++ & 1) ? -1 : 1;
         if (nd->op == N_MP) sign = -sign;
         v->has_vars |= nd->op == N_VAR;
-        Q[i] = eval_q(nd, Q, sign);
         for (int k = 0; k < VMATH_POINTS; k++) {
-            cplx z = eval_c(nd, E, k, sign);
-            E[i][k] = cimag(z) == 0 ? (cplx)creal(z) : z;  // +0i, not -0i: sqrt(-1) is i, not -i
+            cplx a = nd->a >= 0 ? w->E[nd->a][k] : 0, b = nd->b >= 0 ? w->E[nd->b][k] : 0;
+            cplx z = eval_c(A, nd, w->E, k, sign);
+            if (lost_range(nd, a, b, z)) z = NAN;
+            w->E[i][k] = cimag(z) == 0 ? (cplx)creal(z) : z;  // +0i, not -0i: sqrt(-1) is i, not -i
+            double ea = nd->a >= 0 ? w->S[nd->a][k] : 0, eb = nd->b >= 0 ? w->S[nd->b][k] : 0;
+            w->S[i][k] = nd->a < 0 && nd->b < 0 ? cabs(z) : err_scale(nd, a, b, z, ea, eb);
         }
+        w->ok[i] = (unsigned char)eval_q(A, i, w->Q, w->ok, w->E, sign, -1);
     }
     const VmNode *root = &A->nodes[v->root];
     int raw = v->root;
     if (v->kind == VK_SCALAR && (root->op == N_PCT || root->op == N_DEG)) v->unit = 1, raw = root->a;
-    v->q = Q[v->root], v->q_raw = Q[raw];
-    for (int k = 0; k < VMATH_POINTS; k++) v->ev[k] = E[v->root][k], v->ev_raw[k] = E[raw][k];
+    mpq_inits(v->q, v->q_raw, NULL);
+    v->evaluated = 1;
+    v->q_ok = w->ok[v->root], v->q_raw_ok = w->ok[raw];
+    if (v->q_ok) mpq_set(v->q, w->Q[v->root]);
+    if (v->q_raw_ok) mpq_set(v->q_raw, w->Q[raw]);
+    if (v->has_vars) exact_points(A, v, w);  // after: it reuses the scratch
+    for (int k = 0; k < VMATH_POINTS; k++) {
+        v->ev[k] = w->E[v->root][k], v->ev_raw[k] = w->E[raw][k];
+        v->err[k] = w->S[v->root][k];
+        if (v->q_ok && !isnan(creal(v->ev[k]))) {  // an exact value is exact to the last bit
+            double d = mpq_get_d(v->q);
+            if (isfinite(d) && (d == 0 || fabs(d) >= DBL_MIN)) v->ev[k] = d, v->err[k] = fabs(d);
+            else v->ev[k] = NAN;
+        }
+    }
 }
 
 void vm_eval(VmathAnswer *A) {
     if (A->top < 0) return;
-    cplx (*E)[VMATH_POINTS] = xmalloc((size_t)(A->nn + 1) * sizeof *E);
-    VmQ *Q = xmalloc((size_t)(A->nn + 1) * sizeof *Q);
+    Scratch w;
+    w.E = xmalloc((size_t)(A->nn + 1) * sizeof *w.E);
+    w.S = xmalloc((size_t)(A->nn + 1) * sizeof *w.S);
+    w.Q = xmalloc((size_t)(A->nn + 1) * sizeof *w.Q);
+    w.ok = xcalloc((size_t)A->nn + 1, 1);
+    for (int i = 0; i < A->nn; i++) mpq_init(w.Q[i]);
     for (int i = 0; i < A->nv; i++)
-        if (A->vals[i].kind == VK_SCALAR || A->vals[i].kind == VK_EQ) eval_val(A, &A->vals[i], E, Q);
-    free(E);
-    free(Q);
+        if (A->vals[i].kind == VK_SCALAR || A->vals[i].kind == VK_EQ) eval_val(A, &A->vals[i], &w);
+    for (int i = 0; i < A->nn; i++) mpq_clear(w.Q[i]);
+    free(w.E);
+    free(w.S);
+    free(w.Q);
+    free(w.ok);
 }
 
 // ---------------------------------------------------------------------------
@@ -285,9 +481,13 @@ static int precedence(const VmNode *nd) {
     }
 }
 
-static void print_number(double v, VmQ q, Buf *b) {
-    if (q.ok && q.d == 1) {
-        buf_printf(b, "%lld", (long long)q.n);
+static void print_number(const VmathAnswer *A, const VmNode *nd, Buf *b) {
+    double v = nd->num;
+    if (nd->int_lit) {
+        const char *m = A->names.data + nd->name;
+        while (m[0] == '0' && m[1]) m++;
+        buf_puts(b, m);
+        for (int k = 0; k < nd->exp10; k++) buf_putc(b, '0');
         return;
     }
     char s[40];
@@ -301,7 +501,7 @@ static void print_node(const VmathAnswer *A, const VmVal *v, int i, int min_prec
     int paren = precedence(nd) < min_prec;
     if (paren) buf_putc(b, '(');
     switch ((VmOp)nd->op) {
-    case N_NUM: print_number(nd->num, nd->q, b); break;
+    case N_NUM: print_number(A, nd, b); break;
     case N_VAR: buf_puts(b, A->names.data + nd->name); break;
     case N_PI: buf_puts(b, "\\pi"); break;
     case N_E: buf_putc(b, 'e'); break;

@@ -6,6 +6,7 @@
 // node counts and container sizes are capped, so garbage fails fast and the
 // caller compares it as text.
 #include <ctype.h>
+#include <math.h>
 #include <string.h>
 
 #include "common/base.h"
@@ -14,7 +15,7 @@
 // ---------------------------------------------------------------------------
 // lexer: tokens are read on demand at the parser's position
 
-typedef enum { T_END, T_NUM, T_LET, T_WORD, T_CMD, T_SYM, T_TEXT, T_BEGIN, T_ENDENV } TokKind;
+typedef enum { T_END, T_NUM, T_LET, T_WORD, T_CMD, T_SYM, T_TEXT, T_BEGIN, T_ENDENV, T_NWORD } TokKind;
 
 // Symbols beyond single ASCII characters (those keep their own code).
 enum { S_LE = 256, S_GE, S_NE, S_PM, S_MP, S_CUP, S_IN, S_SETL, S_SETR, S_LANGLE, S_RANGLE, S_ROW, S_EMPTY, S_BAD };
@@ -24,6 +25,7 @@ typedef struct Tok {
     int sym;        // T_SYM
     size_t a, b;    // the token's span
     size_t ia, ib;  // inner span: command or environment name, \text content
+    int value;      // T_NWORD: the number a word names ("five")
 } Tok;
 
 typedef struct Parser {
@@ -42,7 +44,7 @@ static const struct {
     {"ne", S_NE}, {"neq", S_NE}, {"lt", '<'}, {"gt", '>'}, {"cdot", '*'}, {"times", '*'}, {"ast", '*'},
     {"div", '/'}, {"pm", S_PM}, {"mp", S_MP}, {"cup", S_CUP}, {"in", S_IN}, {"langle", S_LANGLE},
     {"rangle", S_RANGLE}, {"lvert", '|'}, {"rvert", '|'}, {"vert", '|'}, {"lbrace", S_SETL}, {"rbrace", S_SETR},
-    {"emptyset", S_EMPTY}, {"varnothing", S_EMPTY}, {"lbrack", '['}, {"rbrack", ']'},
+    {"approx", '='}, {"simeq", '='}, {"emptyset", S_EMPTY}, {"varnothing", S_EMPTY}, {"lbrack", '['}, {"rbrack", ']'},
 };
 
 // Named things written with or without a backslash ("sqrt(2)", "pi").
@@ -54,6 +56,24 @@ static const char *const k_words[] = {
     "rad", "day", "yr", "yrs", "ton", "pts", "pt", "am", "pm", "cc", "usd",
 };
 
+// Number words: "five" is 5. Compounds ("twenty-one") are not read.
+static const char *const k_number_words[] = {
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+};
+static const struct {
+    const char *word;
+    int value;
+} k_tens[] = {{"thirty", 30}, {"forty", 40}, {"fifty", 50}, {"sixty", 60}, {"seventy", 70},
+              {"eighty", 80}, {"ninety", 90}, {"hundred", 100}, {"thousand", 1000}, {"million", 1000000}};
+
+// Words that take back or hedge the number before them: "3 \text{ is not
+// the answer}", "3, or maybe 4". An answer holding one is not math.
+static const char *const k_hedges[] = {
+    "not", "no", "maybe", "perhaps", "possibly", "probably", "likely", "unlikely", "might", "could", "either",
+    "unless", "except", "but", "wrong", "incorrect", "guess", "unsure", "isn't", "isnt", "or", "nor", "never",
+};
+
 static int span_is(const char *s, size_t a, size_t b, const char *word) {
     size_t n = strlen(word);
     return b - a == n && strncmp(s + a, word, n) == 0;
@@ -62,6 +82,36 @@ static int span_is(const char *s, size_t a, size_t b, const char *word) {
 static int span_is_ci(const char *s, size_t a, size_t b, const char *word) {
     size_t n = strlen(word);
     return b - a == n && strncasecmp(s + a, word, n) == 0;
+}
+
+// The number a word names, or -1.
+static int number_word(const char *s, size_t a, size_t b) {
+    for (size_t k = 0; k < RS_ARRAY_LEN(k_number_words); k++)
+        if (span_is_ci(s, a, b, k_number_words[k])) return (int)k;
+    for (size_t k = 0; k < RS_ARRAY_LEN(k_tens); k++)
+        if (span_is_ci(s, a, b, k_tens[k].word)) return k_tens[k].value;
+    return -1;
+}
+
+// "percent", "pct", "percentage": the % sign spelled out.
+static int is_percent_word(const char *s, size_t a, size_t b) {
+    while (a < b && s[a] == ' ') a++;
+    while (b > a && s[b - 1] == ' ') b--;
+    return span_is_ci(s, a, b, "percent") || span_is_ci(s, a, b, "pct") || span_is_ci(s, a, b, "percentage") ||
+           span_is_ci(s, a, b, "per cent");
+}
+
+// Whether s[a, b) holds a hedging word (k_hedges).
+static int has_hedge(const char *s, size_t a, size_t b) {
+    for (size_t i = a; i < b;) {
+        while (i < b && !isalpha((unsigned char)s[i])) i++;
+        size_t j = i;
+        while (j < b && (isalpha((unsigned char)s[j]) || s[j] == '\'')) j++;
+        for (size_t k = 0; k < RS_ARRAY_LEN(k_hedges) && j > i; k++)
+            if (span_is_ci(s, i, j, k_hedges[k])) return 1;
+        i = j;
+    }
+    return 0;
 }
 
 static int func_id(const char *s, size_t a, size_t b) {
@@ -139,6 +189,7 @@ static void lex_command(const Parser *p, size_t i, Tok *t) {
         if (!close) return;
         t->ia = k + 1, t->ib = close, t->b = close + 1;
         if (is_env) t->k = span_is(s, i + 1, j, "begin") ? T_BEGIN : T_ENDENV;
+        else if (is_percent_word(s, k + 1, close)) t->k = T_SYM, t->sym = '%';
         else t->k = text_class(s, k + 1, close) == 1 ? T_WORD : T_TEXT;
         return;
     }
@@ -166,6 +217,15 @@ static void lex_letters(const Parser *p, size_t i, Tok *t) {
         }
     }
     t->k = T_WORD;
+    int nw = number_word(s, i, j);
+    if (nw >= 0) {
+        t->k = T_NWORD, t->value = nw;
+        return;
+    }
+    if (is_percent_word(s, i, j)) {
+        t->k = T_SYM, t->sym = '%';
+        return;
+    }
     if (j - i >= 4) return;
     for (size_t n = 0; n < RS_ARRAY_LEN(k_words); n++)
         if (span_is_ci(s, i, j, k_words[n])) return;
@@ -239,20 +299,27 @@ static int node(Parser *p, VmOp op, int a, int b) {
         A->ncap = A->ncap ? 2 * A->ncap : 32;
         A->nodes = xrealloc(A->nodes, (size_t)A->ncap * sizeof *A->nodes);
     }
-    A->nodes[A->nn] = (VmNode){.op = (uint8_t)op, .a = a, .b = b, .q = VM_Q_BAD};
+    A->nodes[A->nn] = (VmNode){.op = (uint8_t)op, .a = a, .b = b};
     return A->nn++;
 }
 
-static int num_node(Parser *p, double v, VmQ q) {
+// A number: v as a double, exactly mantissa * 10^exp10 (mantissa a digit
+// string of length m).
+static int num_node(Parser *p, double v, const char *mantissa, size_t m, int exp10, int int_lit) {
     int n = node(p, N_NUM, -1, -1);
-    if (n >= 0) p->A->nodes[n].num = v, p->A->nodes[n].q = q;
+    if (n < 0) return n;
+    VmNode *nd = &p->A->nodes[n];
+    nd->num = v, nd->exp10 = exp10, nd->int_lit = (uint8_t)int_lit;
+    nd->name = (int)p->A->names.len;
+    buf_append(&p->A->names, mantissa, m);
+    buf_putc(&p->A->names, 0);
     return n;
 }
 
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ull;  // FNV-1a
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+static int small_num_node(Parser *p, int v) {
+    char d[16];
+    int m = snprintf(d, sizeof d, "%d", v);
+    return num_node(p, v, d, (size_t)m, 0, 1);
 }
 
 static int var_node(Parser *p, const char *name) {
@@ -260,7 +327,7 @@ static int var_node(Parser *p, const char *name) {
     if (n < 0) return n;
     VmNode *nd = &p->A->nodes[n];
     nd->name = (int)p->A->names.len;
-    nd->hash = hash_str(name);
+    nd->hash = vm_hash(name);
     buf_append(&p->A->names, name, strlen(name) + 1);
     return n;
 }
@@ -274,6 +341,7 @@ static int val_new(Parser *p, VmKind kind, const int *kid, int nkid) {
     VmVal *v = &A->vals[A->nv];
     memset(v, 0, sizeof *v);
     v->kind = kind;
+    v->eq = -1;
     v->nkid = nkid;
     if (nkid > 0) {
         v->kid = xmalloc((size_t)nkid * sizeof *v->kid);
@@ -318,21 +386,20 @@ static int parse_power(Parser *p);
 static int parse_primary(Parser *p);
 
 static int number_node(Parser *p, size_t a, size_t b) {
-    char digits[320];
-    size_t nd = 0, frac = 0;
-    int in_frac = 0;
+    char digits[320], clean[320];
+    size_t nd = 0, nc = 0, frac = 0;
+    int in_frac = 0, int_lit = 1;
     long exp10 = 0;
-    char clean[320];
-    size_t nc = 0;
-    for (size_t i = a; i < b; i++) {
+    for (size_t i = a; i < b && nc < sizeof clean - 1; i++) {
         char c = p->s[i];
         if (c == ',') continue;
         clean[nc++] = c;
-        if (c == '.') in_frac = 1;
-        else if (c == 'e' || c == 'E') {
+        if (c == '.') {
+            in_frac = 1, int_lit = 0;
+        } else if (c == 'e' || c == 'E') {
+            int_lit = 0;
             exp10 = RS_MAX(-100000, RS_MIN(100000, strtol(p->s + i + 1, NULL, 10)));
-            clean[nc] = 0;
-            for (i++; i < b; i++) clean[nc++] = p->s[i];
+            for (i++; i < b && nc < sizeof clean - 1; i++) clean[nc++] = p->s[i];
             break;
         } else {
             digits[nd++] = c;
@@ -340,21 +407,8 @@ static int number_node(Parser *p, size_t a, size_t b) {
         }
     }
     clean[nc] = 0;
-    double v = strtod(clean, NULL);
-    // exact value: digits * 10^(exp10 - frac)
-    while (nd > 1 && digits[nd - 1] == '0') nd--, exp10++;
-    size_t lead = 0;
-    while (lead + 1 < nd && digits[lead] == '0') lead++;
-    VmQ q = VM_Q_BAD;
-    if (nd - lead <= 18 && exp10 > -400 && exp10 < 400) {
-        int64_t m = 0;
-        for (size_t i = lead; i < nd; i++) m = m * 10 + (digits[i] - '0');
-        q = vm_q_make(m, 1);
-        long e = exp10 - (long)frac;
-        for (; e > 0 && q.ok; e--) q = vm_q_mul(q, (VmQ){10, 1, 1});
-        for (; e < 0 && q.ok; e++) q = vm_q_div(q, (VmQ){10, 1, 1});
-    }
-    return num_node(p, v, q);
+    if (nd == 0) digits[nd++] = '0';
+    return num_node(p, strtod(clean, NULL), digits, nd, (int)(exp10 - (long)frac), int_lit);
 }
 
 // "_1", "_{10}", "_n" after a name: appended as "_{...}". Returns -1 on a
@@ -413,8 +467,7 @@ static int parse_arg(Parser *p) {
     if (is_sym(&t, '(')) return parse_group(p, '(', ')');
     if (t.k == T_NUM && isdigit((unsigned char)p->s[t.a])) {
         p->pos = t.a + 1;
-        int d = p->s[t.a] - '0';
-        return num_node(p, d, vm_q_make(d, 1));
+        return small_num_node(p, p->s[t.a] - '0');
     }
     if (t.k == T_LET || t.k == T_CMD || t.k == T_TEXT) return parse_primary(p);
     return -2;
@@ -534,6 +587,33 @@ static int parse_text_math(Parser *p, const Tok *t) {
     return e;
 }
 
+// "0.\overline{3}", "0.1\overline{6}": a repeating decimal, exactly the
+// rational it is (1/3, 1/6). s[a, b) is the number before the bar. -1 when
+// no bar follows.
+static int repeating(Parser *p, size_t a, size_t b) {
+    const char *s = p->s;
+    size_t i = b, dot = 0;
+    if (i < p->end && s[i] == '.') dot = 1, i++;
+    if (p->end - i < 11 || strncmp(s + i, "\\overline{", 10) != 0) return -1;
+    size_t da = i + 10, db = da;
+    while (db < p->end && isdigit((unsigned char)s[db])) db++;
+    if (db == da || db >= p->end || s[db] != '}' || db - da > 30) return -1;
+    size_t frac = 0, j = a;
+    while (j < b && s[j] != '.') j++;
+    if (j < b) frac = b - j - 1;
+    else if (!dot) return -1;  // "3\overline{3}" without a point is not a decimal
+    for (size_t k = a; k < b; k++)
+        if (!isdigit((unsigned char)s[k]) && s[k] != '.') return -1;
+    p->pos = db + 1;
+    // x = whole.frac + rep / (10^frac * (10^r - 1))
+    char nines[32];
+    size_t r = db - da;
+    memset(nines, '9', r);
+    int head = number_node(p, a, b), rep = num_node(p, strtod(s + da, NULL), s + da, r, 0, 1);
+    int den = num_node(p, (pow(10, (double)r) - 1) * pow(10, (double)frac), nines, r, (int)frac, 0);
+    return node(p, N_ADD, head, node(p, N_DIV, rep, den));
+}
+
 static int parse_primary(Parser *p) {
     Tok t = lex(p);
     switch (t.k) {
@@ -541,8 +621,10 @@ static int parse_primary(Parser *p) {
         take(p, &t);
         Tok u = lex(p);
         if (is_sym(&u, '_')) return named_var(p, t.a, t.b);  // 204_5: a numeral in base 5
-        return number_node(p, t.a, t.b);
+        int r = repeating(p, t.a, t.b);
+        return r != -1 ? r : number_node(p, t.a, t.b);
     }
+    case T_NWORD: take(p, &t); return small_num_node(p, t.value);
     case T_LET: {
         take(p, &t);
         char c = p->s[t.a];
@@ -602,12 +684,12 @@ static int whole_part(const Parser *p, int e, int *neg) {
     const VmNode *n = &p->A->nodes[e];
     *neg = n->op == N_NEG;
     if (*neg) n = &p->A->nodes[n->a];
-    return n->op == N_NUM && n->q.ok && n->q.d == 1 ? (int)(n - p->A->nodes) : -1;
+    return n->op == N_NUM && n->int_lit ? (int)(n - p->A->nodes) : -1;
 }
 
 static int is_int_literal(const Parser *p, int e) {
     const VmNode *n = &p->A->nodes[e];
-    return n->op == N_NUM && n->q.ok && n->q.d == 1;
+    return n->op == N_NUM && n->int_lit;
 }
 
 // Products and quotients, with implicit multiplication ("2\pi r", "(a+5)(b+2)").
@@ -699,25 +781,88 @@ static int is_ineq(const Tok *t) {
     return t->k == T_SYM && (t->sym == '<' || t->sym == '>' || t->sym == S_LE || t->sym == S_GE);
 }
 
-// "x > 2", "x \le -1", "2 < x \le 5" as intervals.
-static int parse_inequality(Parser *p, int first, int l) {
+static int function_head(const Parser *p, size_t a, size_t b);
+
+// A copy of the node range [first, root] with the variable whose name
+// hashes to var replaced by the integer x: the new root, or -2.
+static int substitute(Parser *p, int first, int root, uint64_t var, int x) {
+    int base = p->A->nn, n = root - first + 1;
+    for (int i = 0; i < n; i++) {
+        VmNode nd = p->A->nodes[first + i];
+        int c;
+        if (nd.op == N_VAR && nd.hash == var) {
+            char d[4];
+            int m = snprintf(d, sizeof d, "%d", x);
+            c = node(p, N_NUM, -1, -1);
+            if (c >= 0) {
+                VmNode *q = &p->A->nodes[c];
+                q->num = x, q->int_lit = 1, q->name = (int)p->A->names.len;
+                buf_append(&p->A->names, d, (size_t)m + 1);
+            }
+        } else {
+            int a = nd.a >= first ? base + (nd.a - first) : nd.a, b = nd.b >= first ? base + (nd.b - first) : nd.b;
+            c = node(p, (VmOp)nd.op, a, b);
+            if (c >= 0) {
+                VmNode *q = &p->A->nodes[c];
+                int na = q->a, nb = q->b;
+                *q = nd, q->a = na, q->b = nb;
+            }
+        }
+        if (c < 0) return -2;
+    }
+    return base + n - 1;
+}
+
+// "-x > -1", "2x + 1 \le 7", "3 > 1 - x": an inequality f(x) op 0 with f
+// linear in its one variable, as the interval it describes. -2 otherwise.
+static int linear_inequality(Parser *p, int first, int l, int r, int op) {
+    int f = node(p, N_SUB, l, r);
+    if (f < 0) return -2;
+    uint64_t var = 0;
+    int nvar = 0;
+    for (int i = first; i <= f; i++) {
+        const VmNode *nd = &p->A->nodes[i];
+        if (nd->op != N_VAR) continue;
+        if (nvar && nd->hash != var) return -2;
+        var = nd->hash, nvar = 1;
+    }
+    double slope;
+    if (!nvar || !vm_linear(p->A, first, f, var, &slope)) return -2;
+    // f(x) = f(0) + (f(1) - f(0)) x: the bound is -f(0) / (f(1) - f(0))
+    int bfirst = p->A->nn, f0 = substitute(p, first, f, var, 0), f1 = substitute(p, first, f, var, 1);
+    if (f0 < 0 || f1 < 0) return -2;
+    int bound = node(p, N_NEG, node(p, N_DIV, f0, node(p, N_SUB, f1, f0)), -1);
+    int cv = scalar_val(p, VK_SCALAR, bfirst, bound);
+    if (cv < 0) return -2;
+    // f > 0 with a positive slope: x > bound
+    int greater = (op == '>' || op == S_GE) == (slope > 0), closed = op == S_LE || op == S_GE;
+    return greater ? interval_val(p, cv, infinity_val(p, 0), closed, 0) : interval_val(p, infinity_val(p, 1), cv, 0, closed);
+}
+
+// "x > 2", "x \le -1", "-x > -1", "2 < x \le 5", "0 < f(x) < 1" as
+// intervals (an inequality is the set it describes).
+static int parse_inequality(Parser *p, int first, int l, size_t start) {
     int e[3] = {l}, f[3] = {first}, op[2], n = 1;
+    size_t mid_a = 0, mid_b = 0;  // the middle part of a chain
+    (void)start;
     for (Tok t = lex(p); n < 3 && is_ineq(&t); t = lex(p), n++) {
         take(p, &t);
         op[n - 1] = t.sym;
         f[n] = p->A->nn;
+        size_t s0 = p->pos;
         if ((e[n] = parse_expr(p)) < 0) return -2;
+        if (n == 1) mid_a = s0, mid_b = p->pos;
     }
     if (n == 2) {
         int var_left = lone_var(p, f[0], e[0]);
-        if (!var_left && !lone_var(p, f[1], e[1])) return -2;
+        if (!var_left && !lone_var(p, f[1], e[1])) return linear_inequality(p, f[0], e[0], e[1], op[0]);
         int c = var_left ? 1 : 0, upper = is_less(op[0]) == var_left;  // the constant bounds x from above
         int closed = op[0] == S_LE || op[0] == S_GE;
         int cv = scalar_val(p, VK_SCALAR, f[c], e[c]);
         return upper ? interval_val(p, infinity_val(p, 1), cv, 0, closed)
                      : interval_val(p, cv, infinity_val(p, 0), closed, 0);
     }
-    if (!lone_var(p, f[1], e[1]) || is_less(op[0]) != is_less(op[1])) return -2;
+    if (!(lone_var(p, f[1], e[1]) || function_head(p, mid_a, mid_b)) || is_less(op[0]) != is_less(op[1])) return -2;
     int lo = is_less(op[0]) ? 0 : 2, hi = 2 - lo;
     int lo_op = op[lo == 0 ? 0 : 1], hi_op = op[lo == 0 ? 1 : 0];
     return interval_val(p, scalar_val(p, VK_SCALAR, f[lo], e[lo]), scalar_val(p, VK_SCALAR, f[hi], e[hi]),
@@ -738,6 +883,25 @@ static int function_head(const Parser *p, size_t a, size_t b) {
     return s[i] == '(';
 }
 
+static int has_var(const Parser *p, int first, int root) {
+    for (int i = first; i <= root; i++)
+        if (p->A->nodes[i].op == N_VAR) return 1;
+    return 0;
+}
+
+// "x = <value>" compares by its value and, against an equation, as the
+// equation x - value = 0 ("y = 2x + 3" is "2x - y + 3 = 0").
+static int with_equation(Parser *p, int first, int l, int v) {
+    if (v < 0 || p->A->vals[v].kind != VK_SCALAR || !lone_var(p, first, l)) return v;
+    int sub = node(p, N_SUB, l, p->A->vals[v].root);
+    if (sub < 0) return v;
+    int eq = scalar_val(p, VK_EQ, first, sub);
+    if (eq >= 0) p->A->vals[v].eq = eq;
+    return v;
+}
+
+// An expression, an equation, "x = <value>", "x \in <set>", an inequality,
+// or a chain "x = 5+5+1 = 11" whose last value counts.
 static int parse_relation(Parser *p) {
     size_t start = p->pos;
     int first = p->A->nn, l = parse_expr(p);
@@ -746,15 +910,20 @@ static int parse_relation(Parser *p) {
     int in = is_sym(&t, S_IN) || (t.k == T_WORD && span_is_ci(p->s, t.ia, t.ib, "in"));
     if (is_sym(&t, '=') || in) {
         take(p, &t);
-        if (lone_var(p, first, l) || function_head(p, start, t.a))
-            return parse_union_item(p);  // compare by the right side
+        if (lone_var(p, first, l) || function_head(p, start, t.a))  // compare by the right side
+            return with_equation(p, first, l, parse_union_item(p));
         if (in) return -2;
-        int r = parse_expr(p);
+        int rfirst = p->A->nn, r = parse_expr(p);
+        if (r < 0) return -2;
         Tok u = lex(p);
-        if (r < 0 || is_sym(&u, '=')) return -2;
+        if (is_sym(&u, '=')) {  // a chain: the last value counts
+            take(p, &u);
+            return parse_union_item(p);
+        }
+        if (!has_var(p, first, r)) return scalar_val(p, VK_SCALAR, rfirst, r);  // "5+5+1 = 11": 11
         return scalar_val(p, VK_EQ, first, node(p, N_SUB, l, r));
     }
-    if (is_ineq(&t)) return parse_inequality(p, first, l);
+    if (is_ineq(&t)) return parse_inequality(p, first, l, start);
     return scalar_val(p, VK_SCALAR, first, l);
 }
 
@@ -772,8 +941,11 @@ static int is_item_end(const Parser *p, const Tok *t) {
 // Words after a value are units or prose, dropped up to the next separator:
 // "5.4 \text{ cents}", "15 cm^2", "3 km/h", "5 because we add them". The
 // caller has seen a word; single letters may follow it ("sq m", "it").
-static void skip_units(Parser *p) {
+// -1 when the words take the value back or hedge it ("3 \text{ is not the
+// answer}"): then the answer is not math.
+static int skip_units(Parser *p) {
     for (Tok t = lex(p); (t.k == T_WORD && !is_separator_word(p, &t)) || t.k == T_LET; t = lex(p)) {
+        if (t.k == T_WORD && has_hedge(p->s, t.ia, t.ib)) return -1;
         take(p, &t);
         t = lex(p);
         if (is_sym(&t, '^')) {
@@ -789,6 +961,7 @@ static void skip_units(Parser *p) {
             if (u.k != T_WORD && u.k != T_LET) p->pos = t.a;
         }
     }
+    return 0;
 }
 
 static int parse_list(Parser *p, Items *it);
@@ -826,7 +999,7 @@ static int parse_matrix(Parser *p, const Tok *begin) {
         if (close) p->pos = close + 1;
     }
     Items rows = {0}, cells = {0};
-    int r = -2;
+    int r = -2, cols = 0;
     for (;;) {
         Tok t = lex(p);
         if (t.k == T_ENDENV || t.k == T_END) break;
@@ -842,6 +1015,8 @@ static int parse_matrix(Parser *p, const Tok *begin) {
             if (!is_sym(&t, '&')) break;
             take(p, &t);
         }
+        if (cols && cols != cells.n) goto done;  // ragged rows
+        cols = cells.n;
         if (items_push(&rows, cells.n == 1 ? cells.v[0] : val_new(p, VK_TUPLE, cells.v, cells.n)) < 0) goto done;
         t = lex(p);
         if (is_sym(&t, S_ROW)) take(p, &t);
@@ -851,6 +1026,7 @@ static int parse_matrix(Parser *p, const Tok *begin) {
     if (t.k != T_ENDENV || rows.n == 0) goto done;
     take(p, &t);
     r = rows.n == 1 ? rows.v[0] : val_new(p, VK_TUPLE, rows.v, rows.n);
+    if (p->A->vals[r].kind == VK_TUPLE) p->A->vals[r].rows = rows.n, p->A->vals[r].cols = cols;  // 1 x n is not n x 1
 done:
     free(rows.v);
     free(cells.v);
@@ -903,6 +1079,17 @@ done:
     return r;
 }
 
+// A tuple of lone variables: the names of the values on the right of "=".
+static int named_tuple(const Parser *p, int v) {
+    const VmVal *x = &p->A->vals[v];
+    if (x->kind != VK_TUPLE) return 0;
+    for (int i = 0; i < x->nkid; i++) {
+        const VmVal *k = &p->A->vals[x->kid[i]];
+        if (k->kind != VK_SCALAR || !lone_var(p, k->first, k->root)) return 0;
+    }
+    return 1;
+}
+
 // One element: a container, or an expression/relation with its units.
 static int parse_item(Parser *p) {
     Tok t = lex(p);
@@ -911,6 +1098,10 @@ static int parse_item(Parser *p) {
         int v = parse_container(p);
         Tok u = lex(p);
         if (v >= 0 && is_item_end(p, &u)) return v;
+        if (v >= 0 && is_sym(&u, '=') && named_tuple(p, v)) {  // "(p, q, r) = (6, 31, -1)": the right side
+            take(p, &u);
+            return parse_union_item(p);
+        }
         restore(p, m);
     }
     if (t.k == T_WORD) return -2;  // text, not math
@@ -919,8 +1110,7 @@ static int parse_item(Parser *p) {
     if (v < 0 || u.k != T_WORD || is_separator_word(p, &u)) return v;
     for (int i = first; i < p->A->nn; i++)  // units follow numbers; "New York" is text
         if (p->A->nodes[i].op == N_VAR) return -2;
-    skip_units(p);
-    return v;
+    return skip_units(p) < 0 ? -2 : v;
 }
 
 // An interval, or a written (a, b) taken as the open interval.
@@ -937,15 +1127,28 @@ static int parse_union_item(Parser *p) {
     Tok t = lex(p);
     if (v < 0 || !is_sym(&t, S_CUP)) return v;
     Items it = {0};
-    int r = -2;
+    int r = -2, sets = 0;
     for (;;) {
-        int w = interval_like(p, v);
-        if (w < 0 || items_push(&it, w) < 0) goto done;
+        sets += p->A->vals[v].kind == VK_SET;
+        if (items_push(&it, v) < 0) goto done;
         t = lex(p);
         if (!is_sym(&t, S_CUP)) break;
         take(p, &t);
         if ((v = parse_item(p)) < 0) goto done;
     }
+    if (sets == it.n) {  // \{1,3\} \cup \{2,4\} is the set \{1,2,3,4\}
+        Items all = {0};
+        int ok = 0;
+        for (int i = 0; i < it.n && ok == 0; i++) {
+            const VmVal *x = &p->A->vals[it.v[i]];
+            for (int k = 0; k < x->nkid && ok == 0; k++) ok = items_push(&all, x->kid[k]);
+        }
+        if (ok == 0) r = val_new(p, VK_SET, all.v, all.n), p->A->vals[r].merged = 1;
+        free(all.v);
+        goto done;
+    }
+    for (int i = 0; i < it.n; i++)
+        if ((it.v[i] = interval_like(p, it.v[i])) < 0) goto done;
     r = val_new(p, VK_UNION, it.v, it.n);
 done:
     free(it.v);
@@ -977,10 +1180,25 @@ static int parse_top(Parser *p) {
     return r;
 }
 
+// "1,22" alone is 1.22: a decimal comma, when the answer is one number with
+// one comma and two or more than three digits after it. "1,000" stays one
+// thousand, "1,2" two roots (one digit is too ambiguous to be a decimal)
+// and "1, 22" (a space) a list.
+static void decimal_comma(char *s) {
+    size_t i = s[0] == '-' ? 1 : 0, a = i;
+    while (isdigit((unsigned char)s[i])) i++;
+    if (i == a || s[i] != ',') return;
+    size_t c = i++, b = i;
+    while (isdigit((unsigned char)s[i])) i++;
+    if (s[i] || i - b < 2 || i - b == 3) return;
+    s[c] = '.';
+}
+
 void vm_parse(VmathAnswer *A) {
     A->top = -1;
     size_t n = strlen(A->norm);
     if (n == 0 || n > VMATH_MAX_ANSWER) return;
+    decimal_comma(A->norm);
     Parser p = {.A = A, .s = A->norm, .end = n};
     int top = parse_top(&p);
     if (top < 0) return;

@@ -2,14 +2,16 @@
 // public API; use verifier/math/math.h). An answer string is normalised
 // (math_norm.c), parsed by a recursive-descent parser into expression nodes
 // and a tree of values (math_expr.c), every scalar is evaluated at
-// VMATH_POINTS points and, where it can be, exactly as a rational
-// (math_eval.c); math.c compares the values and prints canonical forms.
+// VMATH_POINTS points and, where it can be, exactly as an arbitrary-precision
+// rational with GMP (math_eval.c); math.c compares the values and prints
+// canonical forms.
 //
 // Nodes live in one array and children always have smaller indices than
 // their parent (they are built first), so a scalar is a contiguous range
 // [first, root] that evaluates in one loop with no recursion.
 #pragma once
 #include <complex.h>
+#include <gmp.h>
 #include <stdint.h>
 
 #include "common/buf.h"
@@ -20,13 +22,7 @@
 #define VM_MAX_ITEMS 512   // elements of one container
 #define VM_MAX_PM 3        // "\pm" signs per scalar (2^3 values)
 
-// An exact rational n/d (d > 0, reduced) when ok.
-typedef struct VmQ {
-    int64_t n, d;
-    int ok;
-} VmQ;
-
-#define VM_Q_BAD ((VmQ){0, 1, 0})
+#define VM_MAX_BITS (1 << 17)  // exact values beyond this many bits become inexact
 
 typedef double complex cplx;
 
@@ -46,10 +42,11 @@ typedef enum VmOp {
 typedef struct VmNode {
     uint8_t op, fn;
     int a, b;
-    double num;     // N_NUM
-    VmQ q;          // N_NUM, exact
-    uint64_t hash;  // N_VAR: hash of its name
-    int name;       // N_VAR: offset of its NUL-terminated name in names
+    uint8_t int_lit;  // N_NUM written as a plain integer (no '.', no exponent)
+    double num;       // N_NUM
+    int exp10;        // N_NUM: the value is mantissa * 10^exp10
+    uint64_t hash;    // N_VAR: hash of its name
+    int name;         // N_VAR: offset of its name in names; N_NUM: of its mantissa digits
 } VmNode;
 
 typedef enum VmKind { VK_SCALAR, VK_EQ, VK_TUPLE, VK_SET, VK_LIST, VK_INTERVAL, VK_UNION, VK_TEXT } VmKind;
@@ -61,11 +58,19 @@ typedef struct VmVal {
     int unit;                 // SCALAR whose root is a % or a degree: ev is the
                               // value (0.5, pi/6), ev_raw the number written (50, 30)
     int point;                // TUPLE written (a, b): also the open interval
+    int rows, cols;           // TUPLE from a matrix environment: its shape (0: a plain tuple)
+    int merged;               // SET made by a union of sets: compared as a set (repeats ignored)
+    int eq;                   // SCALAR written "y = rhs": the equation y - rhs = 0 (a VK_EQ value), or -1
     int lo_closed, hi_closed; // INTERVAL
     int nkid, *kid;           // indices into VmathAnswer.vals (INTERVAL: ends)
     int has_vars;
-    VmQ q, q_raw;             // exact value (raw: without the percent)
+    int evaluated;            // q and q_raw hold GMP values (cleared with the answer)
+    int q_ok, q_raw_ok;       // the exact values below are known
+    mpq_t q, q_raw;           // exact value (raw: without the percent)
+    mpq_t *qk;                // an expression with variables, exactly at each point (the points
+                              // are doubles, so rationals): VMATH_POINTS values, or NULL
     cplx ev[VMATH_POINTS], ev_raw[VMATH_POINTS];
+    double err[VMATH_POINTS]; // rounding-noise scale of ev: a first-order bound on what cancellation lost
 } VmVal;
 
 struct VmathAnswer {
@@ -75,7 +80,8 @@ struct VmathAnswer {
     int nn, ncap;
     VmVal *vals;
     int nv, vcap;
-    Buf names;         // variable names
+    Buf names;         // variable names and number mantissas
+    uint64_t seed;     // where variables are evaluated (vm_var_value)
     int top;           // the value of the whole answer, or -1: text
     char *canon;       // canonical form, made on demand
 };
@@ -95,7 +101,12 @@ void vm_eval(VmathAnswer *a);
 // Print the expression at node of v (a SCALAR, or an EQ's side, with the
 // \pm signs v->mask chooses) in a form vm_parse reads back.
 void vm_print_expr(const VmathAnswer *a, const VmVal *v, int node, Buf *b);
-// Exact rationals: reduced, or VM_Q_BAD on overflow or division by zero.
-VmQ vm_q_make(int64_t n, int64_t d);
-VmQ vm_q_mul(VmQ a, VmQ b);
-VmQ vm_q_div(VmQ a, VmQ b);
+// The value of the variable whose name hashes to hash at point k, for an
+// answer evaluated with seed: magnitude in [0.3, 3), point 0 positive,
+// point 1 negative, the other signs random.
+double vm_var_value(uint64_t seed, uint64_t hash, int k);
+uint64_t vm_hash(const char *s);
+// Whether the node range [first, root] is f(x) = f(0) + slope * x in its
+// one variable (hash var) with slope != 0 (checked at several real x);
+// *slope is set.
+int vm_linear(const VmathAnswer *A, int first, int root, uint64_t var, double *slope);

@@ -4,11 +4,14 @@
 // one made of a million unclosed "\boxed{" costs a few passes over memory.
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/base.h"
+#include "common/buf.h"
 #include "verifier/math/math.h"
 
 #define MAX_BOX_TRIES 16   // unclosed/empty \boxed{} candidates tried from the end
+#define MAX_BOXES 16       // different boxed answers listed; more equal nothing
 #define MAX_BOLD 200       // longest **bold** span taken as an answer
 #define MAX_NUMBER 64      // longest "last number"
 
@@ -95,8 +98,12 @@ static int box_content(const char *s, size_t n, size_t at, size_t *a, size_t *b)
     return j > i;
 }
 
-static char *extract_boxed(const char *s, size_t n) {
-    size_t end = n, len, a = 0, b = 0;
+// The last complete, non-empty box: its content, or NULL. Unclosed or
+// empty boxes fall back to the one before (MAX_BOX_TRIES of them); a box
+// inside another (\boxed{\frac{1}{\boxed{2}}}) gives the outer one. *at and
+// *end get the outer box's command and closing positions.
+static char *last_box(const char *s, size_t n, size_t end, long *at_out, size_t *b_out) {
+    size_t len, a = 0, b = 0;
     long at = -1;
     char *ans = NULL;
     for (int tries = 0; tries < MAX_BOX_TRIES && !ans; tries++) {
@@ -104,17 +111,89 @@ static char *extract_boxed(const char *s, size_t n) {
         if (box_content(s, n, (size_t)at + len, &a, &b)) ans = clean_span(s, a, b);
         end = (size_t)at;
     }
-    // A box inside another (\boxed{\frac{1}{\boxed{2}}}): the outer one is the answer.
     for (long q; ans && (q = find_last_box(s, end, &len)) >= 0 && at - q <= VMATH_MAX_ANSWER; end = (size_t)q) {
         size_t qa, qb;
         char *outer = box_content(s, n, (size_t)q + len, &qa, &qb) && qb > b ? clean_span(s, qa, qb) : NULL;
         if (outer) free(ans), ans = outer, b = qb, at = q;
     }
+    *at_out = at, *b_out = b;
     return ans;
 }
 
+// Every box of the response, last first. One box, or the same answer boxed
+// again, is the answer; several different boxes are all of them, as a list
+// ("\boxed{1}, \boxed{2}" against the gold "1, 2"), so listing candidates
+// in boxes never picks out the gold. Past MAX_BOXES the list is marked
+// unparseable ("...") and equals nothing.
+static char *extract_boxed(const char *s, size_t n) {
+    char *box[MAX_BOXES + 1], *canon[MAX_BOXES + 1];
+    int nb = 0, more = 0;
+    size_t end = n, b;
+    long at;
+    for (char *ans; (ans = last_box(s, n, end, &at, &b)) != NULL; end = (size_t)at) {
+        int dup = 0;
+        for (int i = 0; i < nb && !dup; i++) dup = strcmp(box[i], ans) == 0;
+        char *c = NULL;
+        if (!dup && nb > 0) {  // the same answer written another way is still one answer
+            c = vmath_normalize(ans);
+            for (int i = 0; i < nb && !dup; i++) {
+                if (!canon[i]) canon[i] = vmath_normalize(box[i]);
+                dup = c[0] && strcmp(canon[i], c) == 0;
+            }
+        }
+        if (dup || nb == MAX_BOXES) {
+            more |= !dup;
+            free(ans), free(c);
+        } else {
+            box[nb] = ans, canon[nb++] = c;
+        }
+        if (more) break;
+    }
+    if (nb == 0) return NULL;
+    if (nb == 1 && !more) {
+        free(canon[0]);
+        return box[0];
+    }
+    Buf out = {0};
+    for (int i = nb - 1; i >= 0; i--) {  // in the order they were written
+        buf_puts(&out, box[i]);
+        if (i) buf_puts(&out, ", ");
+        free(box[i]), free(canon[i]);
+    }
+    if (more) buf_puts(&out, ", ...");
+    buf_putc(&out, 0);
+    return buf_take(&out);
+}
+
 char *vmath_last_boxed(const char *text) {
-    return text ? extract_boxed(text, strlen(text)) : NULL;
+    if (!text) return NULL;
+    long at;
+    size_t b;
+    return last_box(text, strlen(text), strlen(text), &at, &b);
+}
+
+// Whether the sentence holding s[a, e) hedges or takes back its number:
+// "it is 3, or maybe 4", "probably 12", "the answer is not 5". Then the
+// last number is no answer.
+static int hedged_in(const char *s, size_t lo, size_t hi) {
+    static const char *const words[] = {"or", "maybe", "perhaps", "possibly", "probably", "not", "either", "no",
+                                        "might", "unsure", "guess", "isn't", "nor", "wait"};
+    for (size_t i = lo; i < hi;) {
+        while (i < hi && !isalpha((unsigned char)s[i])) i++;
+        size_t j = i;
+        while (j < hi && (isalpha((unsigned char)s[j]) || s[j] == '\'')) j++;
+        for (size_t k = 0; k < RS_ARRAY_LEN(words) && j > i; k++)
+            if (j - i == strlen(words[k]) && strncasecmp(s + i, words[k], j - i) == 0) return 1;
+        i = j;
+    }
+    return 0;
+}
+
+static int hedged(const char *s, size_t n, size_t a, size_t e) {
+    size_t lo = a, hi = e;
+    while (lo > 0 && a - lo < 400 && s[lo - 1] != '\n' && !(s[lo - 1] == '.' && (lo == a || !is_digit(s[lo])))) lo--;
+    while (hi < n && hi - e < 400 && s[hi] != '\n') hi++;
+    return hedged_in(s, lo, hi);
 }
 
 // ---------------------------------------------------------------------------
@@ -170,7 +249,11 @@ static char *extract_answer_phrase(const char *s, size_t n) {
         if (at > best) best = at, best_len = strlen(phrases[k]);
     }
     if (best < 0) return NULL;
-    return answer_after(s, n, (size_t)best + best_len);
+    // "The answer is 20... no wait, 21": taken back on its own line
+    size_t a = (size_t)best + best_len, e = a;
+    while (e < n && e - a < 400 && s[e] != '\n') e++;
+    if (hedged_in(s, a, e)) return NULL;
+    return answer_after(s, n, a);
 }
 
 // ---------------------------------------------------------------------------
@@ -215,6 +298,7 @@ static char *extract_last_number(const char *s, size_t n) {
         else break;
     }
     if (a > 0 && s[a - 1] == '-' && (a == 1 || !isalnum((unsigned char)s[a - 2]))) a--;
+    if (hedged(s, n, a, e)) return NULL;
     return clean_span(s, a, e);
 }
 

@@ -23,6 +23,8 @@ static const struct {
     {"textnormal", "\\text"}, {"textsf", "\\text"}, {"texttt", "\\text"}, {"mathrm", "\\text"},
     {"mathbf", "\\text"}, {"mathit", "\\text"}, {"mathsf", "\\text"}, {"operatorname", "\\text"},
     {"bf", ""}, {"rm", ""}, {"it", ""},
+    {"euro", " "}, {"texteuro", " "}, {"pounds", " "}, {"textsterling", " "}, {"yen", " "}, {"textyen", " "},
+    {"textdollar", " "}, {"dollar", " "},
 };
 
 // Unicode (UTF-8) symbols and their LaTeX.
@@ -37,6 +39,9 @@ static const struct {
     {"\xc2\xb1", "\\pm "},       {"\xe2\x88\x93", "\\mp "},    {"\xe2\x88\x88", "\\in "},
     {"\xc2\xa0", " "},           {"\xe2\x9f\xa8", "\\langle "}, {"\xe2\x9f\xa9", "\\rangle "},
     {"\xc2\xb2", "^2"},          {"\xc2\xb3", "^3"},           {"\xe2\x88\x85", "\\emptyset "},
+    // currency signs are dropped like \$ ("1,000.99€"); U+2248 is \approx
+    {"\xe2\x82\xac", " "},        {"\xc2\xa3", " "},           {"\xc2\xa5", " "},
+    {"\xe2\x82\xb9", " "},        {"\xc2\xa2", " "},           {"\xe2\x89\x88", "="},
 };
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
