@@ -326,6 +326,15 @@ def cmd_models(out, only=None):
         randomize(model, 100 + i)
         model = model.to(torch.bfloat16)
         model.save_pretrained(d, max_shard_size="200MB")
+        write_tokenizer_folder(name, d)  # again: save_pretrained wrote its own generation_config.json
+        if name.startswith("llama"):  # as the Hub has it (transformers 4): rope_theta and rope_scaling
+            cj = json.load(open(os.path.join(d, "config.json")))
+            rp = cj.pop("rope_parameters")
+            cj["rope_theta"] = rp.pop("rope_theta")
+            cj["rope_scaling"] = rp
+            cj["torch_dtype"] = cj.pop("dtype", "bfloat16")
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(cj, f, indent=2)
         # The reference: the bf16 files read back and computed in fp32.
         ref = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32).eval()
         text = "The answer is \\boxed{42}. Café 東京 12345 def add(a, b): return a + b"
