@@ -9,9 +9,10 @@
 #include "common/base.h"
 #include "common/fsutil.h"
 #include "policy/eval.h"
+#include "tokenizer/chat.h"
 
 typedef struct {
-    const char *model, *out, *farm, *system, *templates, *few_shot_from, *plugins_dir;
+    const char *model, *out, *farm, *system, *templates, *few_shot_from, *plugins_dir, *chat_format;
     ArgList problems, plugins;
     int k, top_k, max_tokens, batch, chat, few_shot, limit, skip_bad;
     double temperature, top_p, timeout;
@@ -66,6 +67,7 @@ static int run(EvalArgs *a) {
     if (!(grader = grader_open(&go, &e))) goto done;
     if (!(m = model_load(a->model, 0, &e))) goto done;
     if (!(tok = bpe_load(a->model, &e))) goto done;
+    if (chat_set_format(tok, a->chat_format, &e) != 0) goto done;
     if (bpe_vocab_size(tok) > model_config(m)->vocab_size) {
         err_set(&e, "%s: tokenizer has %d tokens but the model's vocab_size is %d", a->model, bpe_vocab_size(tok),
                 model_config(m)->vocab_size);
@@ -92,6 +94,17 @@ static int run(EvalArgs *a) {
     o.shots = shots;
     o.n_shots = a->few_shot;
     o.grader = grader;
+    // Stop where an answer ends: the template's end of turn (chat) and the
+    // model's eos ids (generation_config.json), plus <|endoftext|>/<|im_end|>.
+    int32_t stops[16];
+    int nstops = a->chat ? RS_MIN(chat_stop_ids(tok, CHAT_AUTO, stops, 12), 12) : RS_MIN(bpe_eos_ids(tok, stops, 12), 12);
+    const char *end_names[] = {"<|endoftext|>", "<|im_end|>"};
+    for (int k = 0; k < 2; k++) {
+        int32_t id = bpe_special_id(tok, end_names[k]), seen = 0;
+        for (int i = 0; i < nstops; i++) seen |= stops[i] == id;
+        if (id >= 0 && !seen) stops[nstops++] = id;
+    }
+    o.ro.stop_ids = stops, o.ro.n_stop_ids = nstops;
     fprintf(stderr, "reasoner eval: model %s, %d set(s), k=%d, temperature %.2f, top-p %.2f, max tokens %d, farm %s\n",
             a->model, nsets, a->k, a->temperature, a->top_p, a->max_tokens, a->farm);
     if (eval_run(m, tok, sets, nsets, &o, a->out, &e) != 0) goto done;
@@ -124,7 +137,8 @@ int cmd_eval(int argc, char **argv) {
         {"seed", 0, ARG_I64, &a.seed, "S", "sampling seed"},
         {"farm", 0, ARG_STR, &a.farm, "ENDPOINT", "verifier farm: local:N, tcp://HOST:PORT, ipc://PATH, or none"},
         {"timeout", 0, ARG_FLOAT, &a.timeout, "SECS", "deadline for grading all samples"},
-        {"chat", 0, ARG_FLAG, &a.chat, NULL, "ChatML prompts; --no-chat for base models"},
+        {"chat", 0, ARG_FLAG, &a.chat, NULL, "chat prompts in the model's own template; --no-chat for base models"},
+        {"chat-format", 0, ARG_STR, &a.chat_format, "NAME", "auto (tokenizer_config.json's chat_template), chatml or llama3"},
         {"system", 0, ARG_STR, &a.system, "TEXT", "system message in chat mode"},
         {"templates", 0, ARG_STR, &a.templates, "DIR", "prompt templates (math.txt, code.txt, open.txt)"},
         {"few-shot", 0, ARG_INT, &a.few_shot, "N", "plain mode: N worked examples before each problem"},

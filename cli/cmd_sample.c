@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/args.h"
+#include "common/base.h"
 #include "common/fsutil.h"
 #include "model/model.h"
 #include "rollout/rollout.h"
@@ -17,8 +18,9 @@ static void emit_stdout(int sample, const char *text, size_t n, void *ud) {
     fflush(stdout);
 }
 
-// Load the model and tokenizer of dir, encode the prompt after
-// <|endoftext|> (the start of a document, as in pretraining) and generate.
+// Load the model and tokenizer of dir, encode the prompt after the
+// tokenizer's BOS (bpe_bos_id: <|endoftext|> for our models, as in
+// pretraining; <|begin_of_text|> for Llama 3; none for Qwen2) and generate.
 static int run(const char *dir, const char *prompt, RolloutOpts *o, int stop_at_eot, uint64_t seed, int echo, Err *e) {
     Model *m = model_load(dir, 0, e);
     if (!m) return -1;
@@ -28,16 +30,19 @@ static int run(const char *dir, const char *prompt, RolloutOpts *o, int stop_at_
     int rc = tok ? 0 : -1;
     BpeIds ids = {0};
     if (rc == 0) {
-        int32_t eot = bpe_special_id(tok, "<|endoftext|>");
-        if (eot >= 0) bpe_ids_push(&ids, eot);
+        int32_t bos = bpe_bos_id(tok);
+        if (bos >= 0) bpe_ids_push(&ids, bos);
         bpe_encode(tok, prompt, strlen(prompt), BPE_SPECIAL_ALL, &ids);
-        if (ids.len == 0) rc = err_set(e, "--prompt: empty, and the tokenizer has no <|endoftext|> to start from");
+        if (ids.len == 0) rc = err_set(e, "--prompt: empty, and the tokenizer has no BOS token to start from");
     }
     if (rc == 0) {
         if (echo) emit_stdout(0, prompt, strlen(prompt), NULL);
-        int32_t eot = bpe_special_id(tok, "<|endoftext|>");
-        o->stop_ids = &eot;
-        o->n_stop_ids = stop_at_eot && eot >= 0;
+        // generation_config.json's eos ids, else <|endoftext|>
+        int32_t eot[8];
+        int neot = bpe_eos_ids(tok, eot, 8);
+        if (neot == 0 && (eot[0] = bpe_special_id(tok, "<|endoftext|>")) >= 0) neot = 1;
+        o->stop_ids = eot;
+        o->n_stop_ids = stop_at_eot ? RS_MIN(neot, 8) : 0;
         o->on_text = emit_stdout;
         RolloutPrompt p = {.ids = ids.data, .len = (int)ids.len, .n_samples = 1, .seed = seed};
         RolloutResult r;
@@ -68,7 +73,7 @@ int cmd_sample(int argc, char **argv) {
         {"top-p", 0, ARG_FLOAT, &top_p, "P", "then among the smallest set with probability >= P"},
         {"max-tokens", 'n', ARG_INT, &o.max_new_tokens, "N", "new tokens at most"},
         {"seed", 's', ARG_I64, &seed, "N", "sampling seed"},
-        {"stop-at-eot", 0, ARG_FLAG, &stop, NULL, "stop at <|endoftext|>"},
+        {"stop-at-eot", 0, ARG_FLAG, &stop, NULL, "stop at the end of text (generation_config.json eos ids, else <|endoftext|>)"},
         {"echo", 0, ARG_FLAG, &echo, NULL, "print the prompt before the continuation"},
         {"threads", 'j', ARG_INT, &threads, "N", "OpenMP threads (0: all cores)"},
     };

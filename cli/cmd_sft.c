@@ -33,7 +33,7 @@ int cmd_sft(int argc, char **argv) {
         {"val-data", 0, ARG_STR, &c.val_data, "FILE", "held-out conversations (default: --val-fraction of --data)"},
         {"val-fraction", 0, ARG_FLOAT, &c.val_fraction, "F", "share of --data held out, by hash of the conversation"},
         {"resume", 0, ARG_STR, &c.resume_dir, "DIR", "continue from this checkpoint folder"},
-        {"chat-format", 0, ARG_STR, &c.chat_format, "NAME", "chat template: chatml"},
+        {"chat-format", 0, ARG_STR, &c.chat_format, "NAME", "chat template: auto (the tokenizer's own; ChatML for ours), chatml or llama3"},
         {"skip-bad", 0, ARG_FLAG, &c.skip_bad, NULL, "skip (and count) bad conversations instead of failing"},
         {"batch-size", 'b', ARG_INT, &c.batch_size, "B", "packed rows per micro-batch"},
         {"seq-len", 't', ARG_INT, &c.seq_len, "T", "tokens per packed row (at most the model's context)"},

@@ -19,6 +19,7 @@
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "model/model_impl.h"
 #include "model/safetensors.h"
 
@@ -92,27 +93,78 @@ static int wf_open(WeightFiles *w, const char *dir, Err *e) {
     return rc;
 }
 
+// The file holding tensor name: the index's entry, or model.safetensors.
+static StFile *wf_file_of(WeightFiles *w, const char *dir, const char *name, Err *e) {
+    if (!w->index) return wf_get(w, dir, "model.safetensors", e);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(w->index, name);
+    if (!cJSON_IsString(v))
+        return err_set(e, "%s/model.safetensors.index.json: tensor '%s': missing from weight_map", dir, name), NULL;
+    char *path = fs_join(dir, v->valuestring);
+    int there = fs_exists(path) || strchr(v->valuestring, '/');
+    free(path);
+    if (!there)
+        return err_set(e, "%s/%s: no such shard (model.safetensors.index.json names it for tensor '%s')", dir,
+                       v->valuestring, name),
+               NULL;
+    return wf_get(w, dir, v->valuestring, e);
+}
+
+// One info line for the tensors of the files (or the index) the model does
+// not use: rotary caches, heads of other tasks, an lm_head.weight beside a
+// tied embedding.
+static void log_extra_tensors(Model *m, WeightFiles *w, const char *dir) {
+    int n = 0;
+    const char *first = NULL;
+    if (w->index) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, w->index) {
+            if (!model_find_tensor(m, it->string)) n++, first = first ? first : it->string;
+        }
+    } else {
+        for (int k = 0; k < w->n; k++)
+            for (int i = 0; i < w->files[k]->ntensors; i++)
+                if (!model_find_tensor(m, w->files[k]->tensors[i].name))
+                    n++, first = first ? first : w->files[k]->tensors[i].name;
+    }
+    if (n) log_info("%s: ignoring %d tensor%s the model does not use (first: '%s')", dir, n, n == 1 ? "" : "s", first);
+}
+
 int model_load_weights(Model *m, const char *dir, Err *e) {
     WeightFiles w;
     if (wf_open(&w, dir, e) != 0) return wf_close(&w), -1;
-    float *host = xmalloc(m->nparams * sizeof(float));
+    // Pass 1: every tensor found, shaped as the config says and of a float
+    // dtype, before one byte is converted: bad input fails here, naming the
+    // file and the tensor.
+    const StTensor **src = xcalloc((size_t)m->ntensors, sizeof *src);
+    StFile **srcf = xcalloc((size_t)m->ntensors, sizeof *srcf);
     int rc = 0;
     for (int i = 0; i < m->ntensors && rc == 0; i++) {
         const ModelTensor *t = &m->tensors[i];
-        const char *file = "model.safetensors";
-        if (w.index) {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(w.index, t->name);
-            if (!cJSON_IsString(v)) {
-                rc = err_set(e, "%s/model.safetensors.index.json: tensor '%s': missing", dir, t->name);
-                break;
-            }
-            file = v->valuestring;
-        }
-        StFile *f = wf_get(&w, dir, file, e);
-        rc = f ? st_read_f32(f, t->name, host + t->offset, t->ndim, t->shape, e) : -1;
+        StFile *f = wf_file_of(&w, dir, t->name, e);
+        const StTensor *st = f ? st_find(f, t->name) : NULL;
+        if (!f) rc = -1;
+        else if (!st) rc = err_set(e, "%s: tensor '%s': missing", f->path, t->name);
+        else if (st->ndim != t->ndim || st->shape[0] != t->shape[0] || (t->ndim == 2 && st->shape[1] != t->shape[1]))
+            rc = st_read_f32(f, t->name, NULL, t->ndim, t->shape, e);  // the shape error, worded once
+        else if (!st_dtype_is_float(st->dtype))
+            rc = st_convert_f32(st, 0, 0, NULL, f->path, e);  // the dtype error
+        srcf[i] = f, src[i] = st;
     }
-    if (rc == 0) m->ops->upload(m->cx, m->params, host, m->nparams * sizeof(float));
-    free(host);
+    if (rc == 0) log_extra_tensors(m, &w, dir);
+    // Pass 2: convert in pieces through a small staging buffer, dropping the
+    // mapped pages behind us, so resident memory stays near the fp32 model.
+    const size_t CHUNK = (size_t)4 << 20;
+    float *stage = rc == 0 ? xmalloc(CHUNK * sizeof(float)) : NULL;
+    for (int i = 0; i < m->ntensors && rc == 0; i++) {
+        const ModelTensor *t = &m->tensors[i];
+        for (size_t k = 0; k < t->numel && rc == 0; k += CHUNK) {
+            size_t n = RS_MIN(CHUNK, t->numel - k);
+            rc = st_convert_f32(src[i], k, n, stage, srcf[i]->path, e);
+            if (rc == 0) m->ops->upload(m->cx, t->param + k, stage, n * sizeof(float));
+            st_release(srcf[i], src[i], k, n);
+        }
+    }
+    free(stage), free(src), free(srcf);
     wf_close(&w);
     return rc;
 }

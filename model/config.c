@@ -133,25 +133,103 @@ static int token_id(const cJSON *j, const char *key, int *out, const char *ctx, 
     return 0;
 }
 
-// transformers >= 5 moves rope_theta into "rope_parameters"; older files
-// may carry "rope_scaling". Only plain ("default") RoPE is supported.
+// rope_scaling (transformers < 5) or rope_parameters (>= 5, which also
+// carries rope_theta): plain RoPE ("default") or Llama 3's frequency
+// rescaling ("llama3"); any other type is refused by name.
 static int rope_params(const cJSON *j, ModelConfig *c, const char *ctx, Err *e) {
     static const char *keys[] = {"rope_parameters", "rope_scaling"};
     for (size_t i = 0; i < RS_ARRAY_LEN(keys); i++) {
         const cJSON *rp = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
         if (!rp || cJSON_IsNull(rp)) continue;
         if (!cJSON_IsObject(rp)) return err_set(e, "%s: field '%s': expected an object", ctx, keys[i]);
+        char sub[256];
+        snprintf(sub, sizeof sub, "%s: %s", ctx, keys[i]);
         const char *type = json_opt_str(rp, "rope_type", json_opt_str(rp, "type", "default"));
-        if (strcmp(type, "default") != 0)
-            return err_set(e, "%s: field '%s.rope_type': '%s' unsupported (plain RoPE only)", ctx,
+        if (strcmp(type, "llama3") == 0) {
+            c->rope_llama3 = 1;
+            if (opt_num(rp, "factor", 8.0f, &c->rope_factor, sub, e) ||
+                opt_num(rp, "low_freq_factor", 1.0f, &c->rope_low_freq_factor, sub, e) ||
+                opt_num(rp, "high_freq_factor", 4.0f, &c->rope_high_freq_factor, sub, e) ||
+                opt_int(rp, "original_max_position_embeddings", 8192, &c->rope_original_max_pos, sub, e))
+                return -1;
+            if (!(c->rope_factor > 0) || !(c->rope_low_freq_factor > 0) ||
+                !(c->rope_high_freq_factor > c->rope_low_freq_factor) || c->rope_original_max_pos <= 0)
+                return err_set(e, "%s: factor, low_freq_factor < high_freq_factor and "
+                                  "original_max_position_embeddings must be positive", sub);
+        } else if (strcmp(type, "default") != 0) {
+            return err_set(e, "%s: field '%s.rope_type': '%s' unsupported (default and llama3 only)", ctx,
                            keys[i], type);
+        }
         if (!cJSON_GetObjectItemCaseSensitive(j, "rope_theta") &&
             cJSON_GetObjectItemCaseSensitive(rp, "rope_theta")) {
-            char sub[256];
-            snprintf(sub, sizeof sub, "%s: %s", ctx, keys[i]);
             if (opt_num(rp, "rope_theta", c->rope_theta, &c->rope_theta, sub, e) != 0) return -1;
         }
     }
+    return 0;
+}
+
+void model_config_rope_inv_freq(const ModelConfig *c, float *inv) {
+    int half = c->head_dim / 2;
+    for (int j = 0; j < half; j++) inv[j] = 1.0f / powf(c->rope_theta, (float)(2 * j) / (float)c->head_dim);
+    if (!c->rope_llama3) return;
+    // transformers' _compute_llama3_parameters, op for op in float32 (a
+    // Python scalar meets a float32 tensor as a float32; `s / t` is
+    // t.reciprocal() * s).
+    const float factor = c->rope_factor, lo = c->rope_low_freq_factor, hi = c->rope_high_freq_factor;
+    const float old_len = (float)c->rope_original_max_pos;
+    const float low_wavelen = (float)((double)c->rope_original_max_pos / (double)lo);
+    const float high_wavelen = (float)((double)c->rope_original_max_pos / (double)hi);
+    const float two_pi = (float)(2.0 * 3.14159265358979323846), span = (float)((double)hi - (double)lo);
+    for (int j = 0; j < half; j++) {
+        float wavelen = (1.0f / inv[j]) * two_pi;
+        float scaled = wavelen > low_wavelen ? inv[j] / factor : inv[j];
+        float smooth = ((1.0f / wavelen) * old_len - lo) / span;
+        float a = (1.0f - smooth) * scaled;
+        float smoothed = a / factor + smooth * scaled;
+        int medium = !(wavelen < high_wavelen) && !(wavelen > low_wavelen);
+        inv[j] = medium ? smoothed : scaled;
+    }
+}
+
+static const char *const KNOWN_ARCHS[] = {"LlamaForCausalLM", "Qwen2ForCausalLM"};
+
+// Architectures and features this model does not have, refused by name
+// before any tensor is read: sliding-window attention (Mistral), mixtures
+// of experts (Mixtral, Qwen2-MoE, DeepSeek), other families.
+static int check_architecture(const cJSON *j, const char *type, const char *ctx, Err *e) {
+    const cJSON *archs = cJSON_GetObjectItemCaseSensitive(j, "architectures");
+    const char *arch = NULL;
+    if (cJSON_IsArray(archs) && cJSON_GetArraySize(archs) > 0 && cJSON_IsString(cJSON_GetArrayItem(archs, 0)))
+        arch = cJSON_GetArrayItem(archs, 0)->valuestring;
+    const char *what = arch ? arch : type;
+    static const char *const MOE_KEYS[] = {"num_local_experts", "num_experts", "n_routed_experts", "moe_intermediate_size"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(MOE_KEYS); i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, MOE_KEYS[i]);
+        if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && v->valuedouble == 0))
+            return err_set(e, "%s: %s: mixture-of-experts models are not supported (field '%s')", ctx, what,
+                           MOE_KEYS[i]);
+    }
+    if (strstr(type, "moe") || strcmp(type, "mixtral") == 0 || strstr(type, "deepseek"))
+        return err_set(e, "%s: %s (model_type '%s'): mixture-of-experts models are not supported", ctx, what, type);
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(j, "sliding_window");
+    if (strcmp(type, "mistral") == 0) {
+        if (cJSON_IsNumber(sw))
+            return err_set(e, "%s: %s: sliding-window attention (sliding_window %d) is not supported", ctx, what,
+                           (int)sw->valuedouble);
+        return err_set(e, "%s: %s (model_type 'mistral') is not supported (Llama and Qwen2 only)", ctx, what);
+    }
+    if (strcmp(type, "llama") != 0 && strcmp(type, "qwen2") != 0)
+        return err_set(e, "%s: field 'model_type': '%s' is not a Llama-family model (llama, qwen2)", ctx, type);
+    if (arch) {
+        int known = 0;
+        for (size_t i = 0; i < RS_ARRAY_LEN(KNOWN_ARCHS); i++) known |= strcmp(arch, KNOWN_ARCHS[i]) == 0;
+        if (!known)
+            return err_set(e, "%s: field 'architectures': '%s' is not supported (LlamaForCausalLM, Qwen2ForCausalLM)",
+                           ctx, arch);
+    }
+    // Llama has no sliding window; Qwen2 has one only when use_sliding_window.
+    if (json_opt_bool(j, "use_sliding_window", 0))
+        return err_set(e, "%s: field 'use_sliding_window': sliding-window attention unsupported", ctx);
     return 0;
 }
 
@@ -159,9 +237,7 @@ int model_config_from_json(const cJSON *j, const char *ctx, ModelConfig *c, Err 
     config_defaults(c);
     if (!cJSON_IsObject(j)) return err_set(e, "%s: expected a JSON object", ctx);
     const char *type = json_opt_str(j, "model_type", "llama");
-    if (strcmp(type, "llama") != 0 && strcmp(type, "qwen2") != 0)
-        return err_set(e, "%s: field 'model_type': '%s' is not a Llama-family model (llama, qwen2)",
-                       ctx, type);
+    if (check_architecture(j, type, ctx, e) != 0) return -1;
     snprintf(c->model_type, sizeof c->model_type, "%s", type);
     int is_qwen2 = strcmp(type, "qwen2") == 0;
     if (req_int(j, "vocab_size", &c->vocab_size, ctx, e) || req_int(j, "hidden_size", &c->hidden_size, ctx, e) ||
@@ -182,8 +258,8 @@ int model_config_from_json(const cJSON *j, const char *ctx, ModelConfig *c, Err 
     if (strcmp(act, "silu") != 0)
         return err_set(e, "%s: field 'hidden_act': '%s' unsupported (only silu)", ctx, act);
     if (rope_params(j, c, ctx, e) != 0) return -1;
-    if (json_opt_bool(j, "use_sliding_window", 0))
-        return err_set(e, "%s: field 'use_sliding_window': sliding-window attention unsupported", ctx);
+    if (json_opt_bool(j, "mlp_bias", 0))
+        return err_set(e, "%s: field 'mlp_bias': MLP biases are not supported", ctx);
     return model_config_validate(c, ctx, e);
 }
 
@@ -210,6 +286,14 @@ cJSON *model_config_to_json(const ModelConfig *c) {
     cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
     cJSON_AddNumberToObject(j, "max_position_embeddings", c->max_position_embeddings);
     cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+    if (c->rope_llama3) {
+        cJSON *rs = cJSON_AddObjectToObject(j, "rope_scaling");
+        cJSON_AddNumberToObject(rs, "factor", c->rope_factor);
+        cJSON_AddNumberToObject(rs, "high_freq_factor", c->rope_high_freq_factor);
+        cJSON_AddNumberToObject(rs, "low_freq_factor", c->rope_low_freq_factor);
+        cJSON_AddNumberToObject(rs, "original_max_position_embeddings", c->rope_original_max_pos);
+        cJSON_AddStringToObject(rs, "rope_type", "llama3");
+    }
     cJSON_AddNumberToObject(j, "rms_norm_eps", c->rms_norm_eps);
     cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tie_word_embeddings);
     // Qwen2's modeling code always has q/k/v bias and has no such field.

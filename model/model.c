@@ -74,14 +74,17 @@ static void carve(Model *m) {
     }
 }
 
-// cos/sin of pos * theta^(-2j/hd), computed as transformers does (float32
-// inverse frequencies and products), so long positions agree with HF.
+// cos/sin of pos * inv_freq[j] (model_config_rope_inv_freq: theta^(-2j/hd),
+// or Llama 3's rescaling), computed as transformers does (float32 inverse
+// frequencies and products), so long positions agree with HF.
 static void build_rope(Model *m) {
     int half = m->cfg.head_dim / 2, P = m->cfg.max_position_embeddings;
     size_t n = (size_t)P * half;
     float *c = xmalloc(n * sizeof(float)), *s = xmalloc(n * sizeof(float));
+    float *invs = xmalloc((size_t)half * sizeof(float));
+    model_config_rope_inv_freq(&m->cfg, invs);
     for (int j = 0; j < half; j++) {
-        float inv = 1.0f / powf(m->cfg.rope_theta, (float)(2 * j) / (float)m->cfg.head_dim);
+        float inv = invs[j];
         for (int p = 0; p < P; p++) {
             float a = (float)p * inv;
             c[(size_t)p * half + j] = (float)cos((double)a);
@@ -92,7 +95,7 @@ static void build_rope(Model *m) {
     m->rope_sin = m->ops->alloc(m->cx, n * sizeof(float));
     m->ops->upload(m->cx, m->rope_cos, c, n * sizeof(float));
     m->ops->upload(m->cx, m->rope_sin, s, n * sizeof(float));
-    free(c), free(s);
+    free(c), free(s), free(invs);
 }
 
 int model_logits_chunk(const ModelConfig *cfg) { return RS_MAX(1, (1 << 24) / cfg->vocab_size); }

@@ -50,6 +50,11 @@ typedef struct ModelConfig {
     int tie_word_embeddings;      // 1: lm_head shares model.embed_tokens.weight
     int attention_bias;           // 1: q/k/v projections have a bias (Qwen2)
     int bos_token_id, eos_token_id;  // -1 when unknown; written when >= 0
+    // rope_scaling / rope_parameters {"rope_type": "llama3", ...} (Llama 3.1+):
+    // inverse frequencies rescaled as transformers' _compute_llama3_parameters.
+    int rope_llama3;              // 1 when present (then the four fields below are set)
+    float rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_original_max_pos;    // original_max_position_embeddings
 } ModelConfig;
 
 // Named sizes for the demo, the tests and benchmarks (tied head, no bias).
@@ -75,6 +80,9 @@ cJSON *model_config_to_json(const ModelConfig *cfg);
 int model_config_save(const ModelConfig *cfg, const char *path, Err *e);
 // Range and consistency checks (positive sizes, NH % NKV, hd even, …).
 int model_config_validate(const ModelConfig *cfg, const char *ctx, Err *e);
+// RoPE inverse frequencies inv[j], j < head_dim/2, in float32 as
+// transformers computes them (default, or Llama 3 scaling).
+void model_config_rope_inv_freq(const ModelConfig *cfg, float *inv);
 // Parameter count (tied head counted once).
 int64_t model_config_num_params(const ModelConfig *cfg);
 // Training FLOPs per token for sequences of length T: 6 * (params excluding

@@ -27,7 +27,11 @@ static const struct {
 } DTYPES[] = {
     {"F32", ST_F32, 4}, {"F16", ST_F16, 2}, {"BF16", ST_BF16, 2}, {"F64", ST_F64, 8},
     {"I32", ST_I32, 4}, {"I64", ST_I64, 8}, {"U8", ST_U8, 1},
+    {"BOOL", ST_BOOL, 1}, {"I8", ST_I8, 1}, {"I16", ST_I16, 2}, {"U16", ST_U16, 2},
+    {"U32", ST_U32, 4}, {"U64", ST_U64, 8}, {"F8_E4M3", ST_F8_E4M3, 1}, {"F8_E5M2", ST_F8_E5M2, 1},
 };
+
+int st_dtype_is_float(StDtype d) { return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F64; }
 
 const char *st_dtype_name(StDtype d) {
     for (size_t i = 0; i < RS_ARRAY_LEN(DTYPES); i++)
@@ -251,21 +255,14 @@ static void shape_str(char *out, size_t n, int ndim, const int64_t *shape) {
     if (k < n) snprintf(out + k, n - k, "]");
 }
 
-int st_read_f32(const StFile *f, const char *name, float *dst, int ndim, const int64_t *shape,
-                Err *e) {
-    const char *ctx = f->path;
-    const StTensor *t = st_find(f, name);
-    if (!t) return err_set(e, "%s: tensor '%s': missing", ctx, name);
-    int same = t->ndim == ndim;
-    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-    if (!same) {
-        char got[128], want[128];
-        shape_str(got, sizeof got, t->ndim, t->shape);
-        shape_str(want, sizeof want, ndim, shape);
-        return err_set(e, "%s: tensor '%s': shape %s, expected %s", ctx, name, got, want);
-    }
-    size_t n = (size_t)((t->end - t->begin) / st_dtype_size(t->dtype));
-    const uint8_t *p = t->data;
+int st_convert_f32(const StTensor *t, size_t first, size_t n, float *dst, const char *ctx, Err *e) {
+    if (!st_dtype_is_float(t->dtype))
+        return err_set(e, "%s: tensor '%s': dtype %s is not supported (F32, F16, BF16, F64 load; %s)", ctx, t->name,
+                       st_dtype_name(t->dtype),
+                       t->dtype == ST_F8_E4M3 || t->dtype == ST_F8_E5M2
+                           ? "an FP8-quantised checkpoint: dequantise it to bf16 first"
+                           : "not a float type");
+    const uint8_t *p = t->data + first * st_dtype_size(t->dtype);
     switch (t->dtype) {
     case ST_F32: memcpy(dst, p, n * 4); break;
     case ST_F64:
@@ -283,31 +280,62 @@ int st_read_f32(const StFile *f, const char *name, float *dst, int ndim, const i
             memcpy(&dst[i], &bits, 4);
         }
         break;
-    case ST_F16:
+    default:  // ST_F16
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
             memcpy(&h, p + 2 * i, 2);
             dst[i] = f16_to_f32(h);
         }
         break;
-    default:
-        return err_set(e, "%s: tensor '%s': dtype %s is not a float type", ctx, name,
-                       st_dtype_name(t->dtype));
     }
     return 0;
+}
+
+void st_release(const StFile *f, const StTensor *t, size_t first, size_t n) {
+    if (!f->mapped || n == 0) return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), es = st_dtype_size(t->dtype);
+    uintptr_t lo = (uintptr_t)(t->data + first * es), hi = lo + n * es;
+    uintptr_t a = (lo + page - 1) / page * page, b = hi / page * page;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+int st_read_f32(const StFile *f, const char *name, float *dst, int ndim, const int64_t *shape,
+                Err *e) {
+    const char *ctx = f->path;
+    const StTensor *t = st_find(f, name);
+    if (!t) return err_set(e, "%s: tensor '%s': missing", ctx, name);
+    int same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same) {
+        char got[128], want[128];
+        shape_str(got, sizeof got, t->ndim, t->shape);
+        shape_str(want, sizeof want, ndim, shape);
+        return err_set(e, "%s: tensor '%s': shape %s, expected %s", ctx, name, got, want);
+    }
+    size_t n = (size_t)((t->end - t->begin) / st_dtype_size(t->dtype));
+    return st_convert_f32(t, 0, n, dst, ctx, e);
 }
 
 // ---------------------------------------------------------------------------
 // Writing
 
-int st_write_f32(const char *path, const StWriteTensor *t, int n, const cJSON *metadata, Err *e) {
+uint16_t st_f32_to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // quiet NaN
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+int st_write(const char *path, const StWriteTensor *t, int n, StDtype dtype, const cJSON *metadata, Err *e) {
+    if (dtype != ST_F32 && dtype != ST_BF16) return err_set(e, "%s: can only write F32 or BF16", path);
+    size_t es = st_dtype_size(dtype);
     cJSON *h = cJSON_CreateObject();
     if (metadata) cJSON_AddItemToObject(h, "__metadata__", cJSON_Duplicate(metadata, 1));
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
         uint64_t numel = 1;
         cJSON *item = cJSON_AddObjectToObject(h, t[i].name);
-        cJSON_AddStringToObject(item, "dtype", "F32");
+        cJSON_AddStringToObject(item, "dtype", st_dtype_name(dtype));
         cJSON *shape = cJSON_AddArrayToObject(item, "shape");
         for (int d = 0; d < t[i].ndim; d++) {
             cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t[i].shape[d]));
@@ -315,8 +343,8 @@ int st_write_f32(const char *path, const StWriteTensor *t, int n, const cJSON *m
         }
         cJSON *offs = cJSON_AddArrayToObject(item, "data_offsets");
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + 4 * numel)));
-        off += 4 * numel;
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + es * numel)));
+        off += es * numel;
     }
     char *json = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
@@ -329,10 +357,24 @@ int st_write_f32(const char *path, const StWriteTensor *t, int n, const cJSON *m
     fwrite(json, 1, jlen, fp);
     for (size_t i = jlen; i < padded; i++) fputc(' ', fp);
     free(json);
+    uint16_t *buf = dtype == ST_BF16 ? xmalloc(65536 * sizeof(uint16_t)) : NULL;
     for (int i = 0; i < n; i++) {
         size_t numel = 1;
         for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
-        fwrite(t[i].data, 4, numel, fp);
+        if (dtype == ST_F32) {
+            fwrite(t[i].data, 4, numel, fp);
+            continue;
+        }
+        for (size_t k = 0; k < numel; k += 65536) {  // convert in pieces: no second copy of the model
+            size_t m = RS_MIN(numel - k, (size_t)65536);
+            for (size_t j = 0; j < m; j++) buf[j] = st_f32_to_bf16(t[i].data[k + j]);
+            fwrite(buf, 2, m, fp);
+        }
     }
+    free(buf);
     return afile_commit(af, e);
+}
+
+int st_write_f32(const char *path, const StWriteTensor *t, int n, const cJSON *metadata, Err *e) {
+    return st_write(path, t, n, ST_F32, metadata, e);
 }

@@ -60,11 +60,14 @@ static int build_prompt(const Bpe *tok, const EvalOpts *o, const Templates *t, c
     int rc = 0;
     if (o->chat) {
         ChatMsg msgs[2] = {{"system", o->system}, {"user", body}};
-        rc = o->system ? chat_render(tok, CHAT_CHATML, msgs, 2, 1, ids, NULL, e)
-                       : chat_render(tok, CHAT_CHATML, msgs + 1, 1, 1, ids, NULL, e);
+        // CHAT_AUTO: the model's own template (tokenizer_config.json, or --chat-format).
+        rc = o->system ? chat_render(tok, CHAT_AUTO, msgs, 2, 1, ids, NULL, e)
+                       : chat_render(tok, CHAT_AUTO, msgs + 1, 1, 1, ids, NULL, e);
     } else {
-        // A base model saw every document after <|endoftext|>; start the same way.
-        int32_t bos = bpe_special_id(tok, "<|endoftext|>");
+        // Start as the model's tokenizer does (bpe.h, the BOS rule): our base
+        // models saw every document after <|endoftext|>; Llama 3 after
+        // <|begin_of_text|>; Qwen2 after nothing.
+        int32_t bos = bpe_bos_id(tok);
         if (bos >= 0) bpe_ids_push(ids, bos);
         Buf b = {0};
         // Never show a problem its own answer: skip shots with its id or text
@@ -248,7 +251,7 @@ int eval_run(Model *m, const Bpe *tok, EvalSet *sets, int nsets, const EvalOpts 
     if (o->chat && o->shots && o->n_shots > 0)
         return err_set(e, "eval: few-shot examples are for plain prompts (--no-chat); a chat model takes the problem alone");
     if (o->chat) {  // a base model's tokenizer: say so before anything else
-        if (chat_check(tok, CHAT_CHATML, e) != 0) return -1;
+        if (chat_check(tok, CHAT_AUTO, e) != 0) return -1;
     }
     if (fs_mkdir_p(out_dir, e) != 0) return -1;
     Templates t;

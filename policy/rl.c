@@ -93,8 +93,8 @@ static const Problem *next_problem(Rl *rl) {
 static int build_prompt(Rl *rl, const Problem *p, BpeIds *ids, Err *e) {
     char *body = problems_render_prompt(rl->tmpl.text[p->kind], p);
     ChatMsg msgs[2] = {{"system", rl->c.system}, {"user", body}};
-    int rc = rl->c.system ? chat_render(rl->tok, CHAT_CHATML, msgs, 2, 1, ids, NULL, e)
-                          : chat_render(rl->tok, CHAT_CHATML, msgs + 1, 1, 1, ids, NULL, e);
+    int rc = rl->c.system ? chat_render(rl->tok, CHAT_AUTO, msgs, 2, 1, ids, NULL, e)
+                          : chat_render(rl->tok, CHAT_AUTO, msgs + 1, 1, 1, ids, NULL, e);
     free(body);
     return rc;
 }
@@ -592,7 +592,7 @@ static int parse_options(Rl *rl, Err *e) {
 static Model *load_models(Rl *rl, Err *e) {
     const char *dir = rl->c.resume_dir ? rl->c.resume_dir : rl->c.model_dir;
     if (!(rl->tok = bpe_load(dir, e))) return NULL;
-    if (chat_check(rl->tok, CHAT_CHATML, e) != 0)
+    if (chat_check(rl->tok, CHAT_AUTO, e) != 0)
         return err_wrap(e, "%s: RL samples with the chat template; fine-tune the base model with `reasoner sft` first", dir), NULL;
     Model *m = model_load(dir, MODEL_GRADS, e);
     if (!m) return NULL;
@@ -603,7 +603,7 @@ static Model *load_models(Rl *rl, Err *e) {
     }
     if (rl->c.beta > 0 && !(rl->ref = model_load(rl->c.model_dir, 0, e))) return model_free(m), NULL;
     int32_t eot = bpe_special_id(rl->tok, "<|endoftext|>");
-    rl->nstops = chat_stop_ids(rl->tok, CHAT_CHATML, rl->stops, 3);
+    rl->nstops = chat_stop_ids(rl->tok, CHAT_AUTO, rl->stops, 3);
     if (eot >= 0) rl->stops[rl->nstops++] = eot;
     const ModelConfig *mc = model_config(m);
     rl->fwd_flops_per_token = model_config_train_flops_per_token(mc, rl->c.max_tokens) / 3.0;

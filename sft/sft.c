@@ -202,7 +202,7 @@ Model *sft_grow_vocab(Model *src, int V, int flags, Err *e) {
 // The stage
 
 SftConfig sft_defaults(void) {
-    return (SftConfig){.val_fraction = 0.02, .chat_format = "chatml", .batch_size = 8, .seq_len = 512,
+    return (SftConfig){.val_fraction = 0.02, .chat_format = "auto", .batch_size = 8, .seq_len = 512,
                        .grad_accum = 1, .epochs = 1, .lr = 1e-4, .min_lr = 1e-5, .weight_decay = 0.0, .clip = 1.0,
                        .warmup = 10, .schedule = "cosine", .eval_every = 50, .seed = 1234, .progress = 1};
 }

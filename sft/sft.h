@@ -71,7 +71,7 @@ typedef struct SftConfig {
     double val_fraction;        // by hash of the conversation (default 0.02)
     const char *out_dir;
     const char *resume_dir;
-    const char *chat_format;    // "chatml"
+    const char *chat_format;    // "auto" (the tokenizer's template), "chatml", "llama3"
     int skip_bad;
     int batch_size, seq_len, grad_accum;  // rows per micro-batch, T, micro-batches per step
     double epochs;              // passes over the data (steps derived); ignored when steps > 0

@@ -252,6 +252,7 @@ void bpe_free(Bpe *b) {
     for (int i = 0; i < b->n_specials; i++) free(b->specials[i].text);
     free(b->specials);
     free(b->pattern);
+    free(b->chat_template), free(b->chat_override);
     pcre2_code_free(b->re);
     free(b);
 }

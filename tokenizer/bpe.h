@@ -17,8 +17,8 @@
 // Special tokens ("<|endoftext|>", "<|im_start|>", ...) are matched in text
 // only when the caller allows them (tiktoken's allowed_special); otherwise
 // they encode as ordinary text. They are never produced by merges. Nothing
-// is added on its own: no BOS (Llama 3's post_processor is not applied);
-// prepend bpe_special_id(tok, "<|begin_of_text|>") yourself.
+// is added on its own: bpe_encode never adds a BOS; callers prepend
+// bpe_bos_id(tok) where a prompt starts (see "what a model folder says").
 //
 // Exactness: ids equal tiktoken's (cl100k_base, o200k_base, gpt2) and
 // `tokenizers`' on text whose characters are assigned in the Unicode version
@@ -110,6 +110,42 @@ const char *bpe_pattern(const Bpe *b);
 // Add a special token if it is absent, at id bpe_vocab_size(b); returns its
 // id (the existing one if present). Not thread-safe: call before sharing b.
 int32_t bpe_add_special(Bpe *b, const char *text);
+
+// --- what a model folder says about prompts ----------------------------------
+//
+// bpe_load of a tokenizer.json also reads, when they sit beside it,
+// tokenizer_config.json (chat_template, add_bos_token, bos_token) and
+// generation_config.json (eos_token_id, one id or a list); a Jinja
+// chat_template.jinja file is read when tokenizer_config.json has none.
+//
+// The BOS rule (bpe_bos_id), first match wins:
+//   1. tokenizer.json has a post_processor: BOS is the SpecialToken that
+//      starts its TemplateProcessing "single" template (Llama 3:
+//      <|begin_of_text|>), directly or inside a Sequence; any other
+//      post-processor (ByteLevel: Qwen2, GPT-2) means no BOS.
+//   2. tokenizer_config.json beside it: add_bos_token true -> its bos_token,
+//      else no BOS.
+//   3. neither (a tokenizer trained or converted here, or a tokenizer.json
+//      this project wrote before it wrote a post-processor): <|endoftext|> when
+//      present — our pretraining starts every document with it.
+// bpe_save writes the rule back as a TemplateProcessing post-processor, so
+// transformers adds the same BOS (tokenizer(text), add_special_tokens=True).
+
+// The id every prompt starts with, or -1 for none (the rule above).
+int32_t bpe_bos_id(const Bpe *b);
+// Set the BOS explicitly (-1: none); recorded as rule 1.
+void bpe_set_bos_id(Bpe *b, int32_t id);
+// tokenizer_config.json's chat_template (Jinja source), or NULL.
+const char *bpe_chat_template(const Bpe *b);
+// Replace it (NULL clears); the string is copied. Not thread-safe.
+void bpe_set_chat_template(Bpe *b, const char *jinja);
+// generation_config.json's eos_token_id ids: writes up to cap to out and
+// returns how many there are (0 when the file was absent).
+int bpe_eos_ids(const Bpe *b, int32_t *out, int cap);
+// Read tokenizer_config.json / chat_template.jinja / generation_config.json
+// from dir into b (bpe_load does this for the tokenizer.json's folder).
+// Missing files are fine; malformed ones are an error naming the file.
+int bpe_load_folder_meta(Bpe *b, const char *dir, Err *e);
 
 // --- encoding ---------------------------------------------------------------
 

@@ -57,6 +57,15 @@ struct Bpe {
     pcre2_code *re;
     BpeSpecial *specials;
     int n_specials;
+
+    // What the folder says beyond the vocabulary (bpe_io.c; chat.c reads it).
+    int bos_known;        // 1: bos_id comes from the file (post_processor or
+                          // tokenizer_config.json); 0: the legacy rule (<|endoftext|>)
+    int32_t bos_id;       // valid when bos_known; -1 = no BOS
+    char *chat_template;  // tokenizer_config.json "chat_template" (Jinja), or NULL
+    char *chat_override;  // --chat-format NAME, or NULL
+    int32_t eos_ids[8];   // generation_config.json eos_token_id (a list or one id)
+    int n_eos;
 };
 
 // --- construction helpers (bpe.c) ---------------------------------------------

@@ -372,6 +372,38 @@ static int hf_added_tokens(Bpe *b, const cJSON *added, const char *name, Err *e)
     return 0;
 }
 
+// The BOS a post-processor adds: the SpecialToken that starts TemplateProcessing's
+// "single" template (Llama 3), found directly or inside a Sequence. Any other
+// post-processor (ByteLevel, as Qwen2 and GPT-2 have) adds none. A null or
+// absent post-processor leaves the rule to tokenizer_config.json (bpe.h).
+static int hf_template_bos(Bpe *b, const cJSON *tp, const char *name, Err *e) {
+    const cJSON *first = cJSON_GetArrayItem(field(tp, "single"), 0);
+    const char *tok = json_opt_str(field(first, "SpecialToken"), "id", NULL);
+    if (!tok) return 0;
+    const cJSON *ids = field(field(field(tp, "special_tokens"), tok), "ids");
+    int32_t id = bpe_special_id(b, tok);
+    if (cJSON_IsArray(ids) && cJSON_GetArraySize(ids) == 1 && cJSON_IsNumber(ids->child)) id = (int32_t)ids->child->valuedouble;
+    if (id < 0 || bpe_token_bytes(b, id, &(size_t){0}) == NULL)
+        return err_set(e, "%s: post_processor: BOS '%s' is not a token of this tokenizer", name, tok);
+    b->bos_id = id;
+    return 0;
+}
+
+static int hf_post_processor(Bpe *b, const cJSON *pp, const char *name, Err *e) {
+    b->bos_known = 0, b->bos_id = -1;
+    if (!pp || cJSON_IsNull(pp)) return 0;
+    b->bos_known = 1;
+    const char *type = json_opt_str(pp, "type", "");
+    if (strcmp(type, "TemplateProcessing") == 0) return hf_template_bos(b, pp, name, e);
+    if (strcmp(type, "Sequence") == 0) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, field(pp, "processors")) {
+            if (strcmp(json_opt_str(it, "type", ""), "TemplateProcessing") == 0) return hf_template_bos(b, it, name, e);
+        }
+    }
+    return 0;
+}
+
 static int hf_model(Bpe *b, const cJSON *model, const char *name, Err *e) {
     if (!cJSON_IsObject(model)) return err_set(e, "%s: model: missing", name);
     const char *type = json_opt_str(model, "type", "BPE");
@@ -403,7 +435,7 @@ Bpe *bpe_from_hf_json(const char *json, size_t n, const char *name, Err *e) {
     if (hf_pre_tokenizer(pt, &pattern, name, e) || hf_normalizer(field(j, "normalizer"), &b->nfc, name, e) ||
         hf_added_tokens(b, field(j, "added_tokens"), name, e) || hf_model(b, field(j, "model"), name, e) ||
         bpe_index(b, name, e) || hf_merges(b, field(field(j, "model"), "merges"), name, e) ||
-        bpe_set_pattern(b, pattern, name, e))
+        bpe_set_pattern(b, pattern, name, e) || hf_post_processor(b, field(j, "post_processor"), name, e))
         goto fail;
     free(pattern);
     cJSON_Delete(j);
@@ -557,6 +589,36 @@ static cJSON *bytelevel_json(int use_regex) {
     return bl;
 }
 
+static cJSON *template_piece(const char *kind, const char *id, int type_id) {
+    cJSON *o = cJSON_CreateObject(), *in = cJSON_AddObjectToObject(o, kind);
+    cJSON_AddStringToObject(in, "id", id);
+    cJSON_AddNumberToObject(in, "type_id", type_id);
+    return o;
+}
+
+// TemplateProcessing that starts every sequence with the BOS (bpe.h, rule 1),
+// as Llama 3's tokenizer.json does.
+static cJSON *bos_post_processor(const Bpe *b, int32_t bos) {
+    size_t n = 0;
+    const char *bytes = bpe_token_bytes(b, bos, &n);
+    char *text = xstrndup(bytes ? bytes : "", n);
+    cJSON *pp = cJSON_CreateObject();
+    cJSON_AddStringToObject(pp, "type", "TemplateProcessing");
+    cJSON *single = cJSON_AddArrayToObject(pp, "single"), *pair = cJSON_AddArrayToObject(pp, "pair");
+    cJSON_AddItemToArray(single, template_piece("SpecialToken", text, 0));
+    cJSON_AddItemToArray(single, template_piece("Sequence", "A", 0));
+    cJSON_AddItemToArray(pair, template_piece("SpecialToken", text, 0));
+    cJSON_AddItemToArray(pair, template_piece("Sequence", "A", 0));
+    cJSON_AddItemToArray(pair, template_piece("SpecialToken", text, 1));
+    cJSON_AddItemToArray(pair, template_piece("Sequence", "B", 1));
+    cJSON *st = cJSON_AddObjectToObject(cJSON_AddObjectToObject(pp, "special_tokens"), text);
+    cJSON_AddStringToObject(st, "id", text);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "ids"), cJSON_CreateNumber(bos));
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "tokens"), cJSON_CreateString(text));
+    free(text);
+    return pp;
+}
+
 int bpe_save(const Bpe *b, const char *path, Err *e) {
     char *target = fs_is_dir(path) ? fs_join(path, "tokenizer.json") : xstrdup(path);
     cJSON *j = cJSON_CreateObject();
@@ -582,12 +644,120 @@ int bpe_save(const Bpe *b, const char *path, Err *e) {
     cJSON_AddFalseToObject(split, "invert");
     cJSON_AddItemToArray(seq, split);
     cJSON_AddItemToArray(seq, bytelevel_json(0));
-    cJSON_AddNullToObject(j, "post_processor");
+    int32_t bos = bpe_bos_id(b);
+    if (bos >= 0) {
+        cJSON_AddItemToObject(j, "post_processor", bos_post_processor(b, bos));
+    } else if (b->bos_known) {  // explicitly none (Qwen2): ByteLevel, as its own file has
+        cJSON *pp = bytelevel_json(0);
+        cJSON_ReplaceItemInObject(pp, "trim_offsets", cJSON_CreateFalse());
+        cJSON_AddItemToObject(j, "post_processor", pp);
+    } else {
+        cJSON_AddNullToObject(j, "post_processor");
+    }
     cJSON_AddItemToObject(j, "decoder", bytelevel_json(1));
     cJSON_AddItemToObject(j, "model", hf_model_json(b));
     int rc = json_write_file(target, j, e);
     cJSON_Delete(j);
     free(target);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+// the folder around tokenizer.json: tokenizer_config.json, generation_config.json
+
+int32_t bpe_bos_id(const Bpe *b) {
+    if (b->bos_known) return b->bos_id;
+    return bpe_special_id(b, "<|endoftext|>");  // rule 3 (bpe.h)
+}
+
+void bpe_set_bos_id(Bpe *b, int32_t id) { b->bos_known = 1, b->bos_id = id < 0 ? -1 : id; }
+
+const char *bpe_chat_template(const Bpe *b) { return b->chat_template; }
+
+void bpe_set_chat_template(Bpe *b, const char *jinja) {
+    free(b->chat_template);
+    b->chat_template = jinja ? xstrdup(jinja) : NULL;
+}
+
+int bpe_eos_ids(const Bpe *b, int32_t *out, int cap) {
+    for (int i = 0; i < b->n_eos && i < cap; i++) out[i] = b->eos_ids[i];
+    return b->n_eos;
+}
+
+// A token named by tokenizer_config.json: "text" or {"content": "text", ...}.
+static const char *config_token(const cJSON *v) {
+    if (cJSON_IsString(v)) return v->valuestring;
+    return json_opt_str(v, "content", NULL);
+}
+
+static int read_tokenizer_config(Bpe *b, const char *path, Err *e) {
+    cJSON *j = json_read_file(path, e);
+    if (!j) return -1;
+    int rc = 0;
+    if (!cJSON_IsObject(j)) rc = err_set(e, "%s: expected a JSON object", path);
+    const cJSON *ct = rc ? NULL : field(j, "chat_template");
+    if (cJSON_IsString(ct)) {
+        bpe_set_chat_template(b, ct->valuestring);
+    } else if (cJSON_IsArray(ct)) {  // [{"name": "default", "template": ...}, ...]
+        const cJSON *it;
+        cJSON_ArrayForEach(it, ct) {
+            if (strcmp(json_opt_str(it, "name", ""), "default") == 0)
+                bpe_set_chat_template(b, json_opt_str(it, "template", NULL));
+        }
+    } else if (ct && !cJSON_IsNull(ct)) {
+        rc = err_set(e, "%s: field 'chat_template': expected a string", path);
+    }
+    if (rc == 0 && !b->bos_known) {  // rule 2 (bpe.h)
+        b->bos_known = 1, b->bos_id = -1;
+        const char *bos = config_token(field(j, "bos_token"));
+        if (json_opt_bool(j, "add_bos_token", 0) && bos) {
+            b->bos_id = bpe_special_id(b, bos);
+            if (b->bos_id < 0)
+                rc = err_set(e, "%s: field 'bos_token': '%s' is not a special token of tokenizer.json", path, bos);
+        }
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int read_generation_config(Bpe *b, const char *path, Err *e) {
+    cJSON *j = json_read_file(path, e);
+    if (!j) return -1;
+    const cJSON *v = field(j, "eos_token_id"), *it;
+    int rc = 0;
+    b->n_eos = 0;
+    if (cJSON_IsNumber(v)) b->eos_ids[b->n_eos++] = (int32_t)v->valuedouble;
+    else if (cJSON_IsArray(v)) {
+        cJSON_ArrayForEach(it, v) {
+            if (!cJSON_IsNumber(it)) rc = err_set(e, "%s: field 'eos_token_id': expected token ids", path);
+            else if (b->n_eos < (int)RS_ARRAY_LEN(b->eos_ids)) b->eos_ids[b->n_eos++] = (int32_t)it->valuedouble;
+        }
+    } else if (v && !cJSON_IsNull(v)) {
+        rc = err_set(e, "%s: field 'eos_token_id': expected an id or a list of ids", path);
+    }
+    for (int i = 0; rc == 0 && i < b->n_eos; i++)
+        if (b->eos_ids[i] < 0 || bpe_token_bytes(b, b->eos_ids[i], &(size_t){0}) == NULL)
+            rc = err_set(e, "%s: field 'eos_token_id': %d is not a token of the tokenizer", path, b->eos_ids[i]);
+    cJSON_Delete(j);
+    return rc;
+}
+
+int bpe_load_folder_meta(Bpe *b, const char *dir, Err *e) {
+    char *tc = fs_join(dir, "tokenizer_config.json"), *gc = fs_join(dir, "generation_config.json"),
+         *jinja = fs_join(dir, "chat_template.jinja");
+    int rc = 0;
+    if (fs_exists(tc)) rc = read_tokenizer_config(b, tc, e);
+    if (rc == 0 && !b->chat_template && fs_exists(jinja)) {  // transformers >= 4.43 may save it apart
+        char *text;
+        size_t n;
+        if ((rc = fs_read_all(jinja, &text, &n, e)) == 0) {
+            free(b->chat_template);
+            b->chat_template = xstrndup(text, n);
+            free(text);
+        }
+    }
+    if (rc == 0 && fs_exists(gc)) rc = read_generation_config(b, gc, e);
+    free(tc), free(gc), free(jinja);
     return rc;
 }
 
@@ -620,5 +790,12 @@ Bpe *bpe_load(const char *path, Err *e) {
         return load_tiktoken_file(path, e);  // a rank file under another name
     }
     free(data);
+    if (b) {  // the model folder around it
+        char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        else strcpy(dir, ".");
+        if (bpe_load_folder_meta(b, dir, e) != 0) bpe_free(b), b = NULL;
+        free(dir);
+    }
     return b;
 }
