@@ -164,3 +164,9 @@ typedef struct ModelOps {
 // with OpenMP (matrix products split into blocks, one cblas_sgemm per
 // thread), so exactly one thread pool is ever busy: no oversubscription.
 const ModelOps *model_ops_cpu(void);
+
+// Every op table this build can run here: the CPU table, then (RS_CUDA builds
+// with a device present) the CUDA one. tests/model/test_ops.c runs each test
+// over all of them, as llama.cpp's test-backend-ops does. Writes up to max
+// tables to out; returns how many there are.
+int model_ops_tables(const ModelOps **out, int max);

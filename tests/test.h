@@ -21,6 +21,17 @@ typedef struct {
 
 static TestCase t__cases[512];
 static int t__ncases, t__failed_checks;
+
+// Optional passes: a program that declares TEST_PASSES(n, begin, name) runs
+// every test once per pass (e.g. once per registered op table), after
+// begin(pass), with the pass's name before each test's name.
+static int (*t__npasses)(void);
+static void (*t__pass_begin)(int);
+static const char *(*t__pass_name)(int);
+#define TEST_PASSES(count_fn, begin_fn, name_fn)                        \
+    __attribute__((constructor)) static void t__reg_passes(void) {      \
+        t__npasses = count_fn, t__pass_begin = begin_fn, t__pass_name = name_fn; \
+    }
 static char t__tmpdir[256];
 
 #define TEST(name)                                                            \
@@ -110,14 +121,19 @@ int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
     int passed = 0, failed = 0;
     test_tmpdir();  // made here, before any test starts threads that race to make it
-    for (int i = 0; i < t__ncases; i++) {
-        if (filter && !strstr(t__cases[i].name, filter)) continue;
-        int before = t__failed_checks;
-        t__cases[i].fn();
-        int ok = t__failed_checks == before;
-        printf("%s %s\n", ok ? "ok  " : "FAIL", t__cases[i].name);
-        fflush(stdout);
-        ok ? passed++ : failed++;
+    int passes = t__npasses ? t__npasses() : 1;
+    for (int pass = 0; pass < passes; pass++) {
+        if (t__pass_begin) t__pass_begin(pass);
+        const char *pn = t__pass_name ? t__pass_name(pass) : NULL;
+        for (int i = 0; i < t__ncases; i++) {
+            if (filter && !strstr(t__cases[i].name, filter)) continue;
+            int before = t__failed_checks;
+            t__cases[i].fn();
+            int ok = t__failed_checks == before;
+            printf("%s %s%s%s\n", ok ? "ok  " : "FAIL", pn ? pn : "", pn ? ": " : "", t__cases[i].name);
+            fflush(stdout);
+            ok ? passed++ : failed++;
+        }
     }
     if (t__tmpdir[0] && !getenv("KEEP_TMP")) {
         char cmd[600];

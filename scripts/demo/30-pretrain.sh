@@ -21,8 +21,8 @@ mapfile -t docs < <(find "$DEMO_OUT/data" -maxdepth 1 -name '*.jsonl' 2>/dev/nul
 mkdir -p "$out"
 
 echo "--- arithmetic text from the generator (train split)"
-"$REASONER" problems gen arith --n 12000 --seed 11 --split train --digits 2 --ops +- --text -o "$out/arith.jsonl"
-"$REASONER" problems gen arith --n 30000 --seed 12 --split train --digits 2 --steps 2 --ops +- --text -o "$out/arith3.jsonl"
+"$REASONER" problems gen arith --n 4000 --seed 11 --split train --digits 1 --steps 2 --ops +- --text -o "$out/arith.jsonl"
+"$REASONER" problems gen arith --n 30000 --seed 12 --split train --digits 1 --steps 3 --ops +- --text -o "$out/arith3.jsonl"
 
 echo "--- tokenize ${#docs[@]} document file(s) + arithmetic -> $shards"
 "$REASONER" tokenize --tokenizer "$tok" --input "${docs[@]}" "$out/arith.jsonl" "$out/arith3.jsonl" \

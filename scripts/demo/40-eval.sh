@@ -10,9 +10,9 @@ set -euo pipefail
 model=${DEMO_MODEL:-$DEMO_OUT/pretrain/final}
 out=$DEMO_OUT/eval
 mkdir -p "$out"
-"$REASONER" problems gen arith --n "${DEMO_EVAL_N:-100}" --seed 101 --split test --digits 2 --steps 2 --ops +- \
+"$REASONER" problems gen arith --n "${DEMO_EVAL_N:-100}" --seed 101 --split test --digits 1 --steps 3 --ops +- \
   -o "$DEMO_OUT/heldout.jsonl"
-"$REASONER" problems gen arith --n 8 --seed 102 --split train --digits 2 --steps 2 --ops +- -o "$out/shots.jsonl"
+"$REASONER" problems gen arith --n 8 --seed 102 --split train --digits 1 --steps 3 --ops +- -o "$out/shots.jsonl"
 "$REASONER" eval --model "$model" --problems "$DEMO_OUT/heldout.jsonl" --no-chat \
   --few-shot 3 --few-shot-from "$out/shots.jsonl" -k 4 --temperature "${DEMO_EVAL_TEMPERATURE:-1.0}" --max-tokens 64 \
   --farm local:2 --out "$out" | tee "$out/table.txt"

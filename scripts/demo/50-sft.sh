@@ -11,7 +11,7 @@ base=${DEMO_MODEL:-$DEMO_OUT/pretrain/final}
 out=$DEMO_OUT/sft
 secs=${DEMO_SFT_SECS:-90}
 mkdir -p "$out"
-"$REASONER" problems gen arith --n 20000 --seed 21 --split train --digits 2 --steps 2 --ops +- -o "$out/problems.jsonl"
+"$REASONER" problems gen arith --n 20000 --seed 21 --split train --digits 1 --steps 3 --ops +- -o "$out/problems.jsonl"
 "$REASONER" problems to-chat "$out/problems.jsonl" -o "$out/chats.jsonl"
 rm -rf "$out/final" "$out/metrics.jsonl"
 "$REASONER" sft --model "$base" --data "$out/chats.jsonl" --out "$out" --time-budget "$secs" --steps 2000 \

@@ -12,7 +12,7 @@ out=$DEMO_OUT/rl
 secs=${DEMO_RL_SECS:-240}
 seed=${DEMO_SEED:-1}
 mkdir -p "$out"
-"$REASONER" problems gen arith --n 20000 --seed 31 --split train --digits 2 --steps 2 --ops +- -o "$out/problems.jsonl"
+"$REASONER" problems gen arith --n 20000 --seed 31 --split train --digits 1 --steps 3 --ops +- -o "$out/problems.jsonl"
 rm -rf "$out/final" "$out/metrics.jsonl" "$out/eval"
 "$REASONER" rl --model "$sft" --problems "$out/problems.jsonl" --eval-problems "$DEMO_OUT/heldout.jsonl" \
   --out "$out" --farm local:2 --steps 500 --time-budget "$secs" \

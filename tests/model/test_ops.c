@@ -204,10 +204,17 @@ static OpCtx *CX;
 // Sizes below are chosen above the ops' parallel thresholds (PAR_MIN*), and
 // three threads make the row/column splits uneven, so the partitioned code
 // paths are the ones under test.
-static void setup(void) {
-    if (!O) O = model_ops_cpu(), CX = O->ctx_new();
-    omp_set_num_threads(3);
+static void setup(void) { omp_set_num_threads(3); }
+
+// Every test runs once per registered op table (model_ops_tables).
+static const ModelOps *g_tables[4];
+static int ntables(void) { return model_ops_tables(g_tables, 4); }
+static void use_table(int i) {
+    if (CX) O->ctx_free(CX);
+    O = g_tables[i], CX = O->ctx_new();
 }
+static const char *table_name(int i) { return g_tables[i]->name; }
+TEST_PASSES(ntables, use_table, table_name)
 
 // ---------------------------------------------------------------------------
 
