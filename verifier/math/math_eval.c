@@ -334,7 +334,7 @@ static double err_scale(const VmNode *nd, cplx a, cplx b, cplx r, double ea, dou
     case N_DIV: s = ab > 0 ? ea / ab + eb * aa / (ab * ab) : INFINITY; break;
     case N_POW: s = m * (aa > 0 ? cabs(b) * ea / aa : 0) + m * fabs(log(fmax(aa, 1e-300))) * eb; break;
     case N_SQRT: case N_ROOT: s = aa > 0 ? m * ea / aa : ea; break;
-    case N_FUNC: s = ea * fmax(1.0, m) + m * 0; break;
+    case N_FUNC: s = ea * fmax(1.0, m); break;  // |f'| is at most about max(1, |f|) for these
     default: s = fmax(ea, eb); break;
     }
     return isnan(s) ? INFINITY : fmax(s, m);
@@ -439,12 +439,13 @@ static void eval_val(VmathAnswer *A, VmVal *v, Scratch *w) {
     if (v->q_ok) mpq_set(v->q, w->Q[v->root]);
     if (v->q_raw_ok) mpq_set(v->q_raw, w->Q[raw]);
     if (v->has_vars) exact_points(A, v, w);  // after: it reuses the scratch
+    double d = v->q_ok ? mpq_get_d(v->q) : 0;
+    int d_ok = v->q_ok && isfinite(d) && (mpq_sgn(v->q) == 0 || fabs(d) >= DBL_MIN);
     for (int k = 0; k < VMATH_POINTS; k++) {
         v->ev[k] = w->E[v->root][k], v->ev_raw[k] = w->E[raw][k];
         v->err[k] = w->S[v->root][k];
         if (v->q_ok && !isnan(creal(v->ev[k]))) {  // an exact value is exact to the last bit
-            double d = mpq_get_d(v->q);
-            if (isfinite(d) && (d == 0 || fabs(d) >= DBL_MIN)) v->ev[k] = d, v->err[k] = fabs(d);
+            if (d_ok) v->ev[k] = d, v->err[k] = fabs(d);
             else v->ev[k] = NAN;
         }
     }

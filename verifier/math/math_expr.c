@@ -74,14 +74,16 @@ static const char *const k_hedges[] = {
     "unless", "except", "but", "wrong", "incorrect", "guess", "unsure", "isn't", "isnt", "or", "nor", "never",
 };
 
+// s[a, b) is word (no strlen: these run for every table entry of every token).
 static int span_is(const char *s, size_t a, size_t b, const char *word) {
-    size_t n = strlen(word);
-    return b - a == n && strncmp(s + a, word, n) == 0;
+    size_t n = b - a;
+    return word[0] == s[a] && strncmp(s + a, word, n) == 0 && word[n] == 0;
 }
 
 static int span_is_ci(const char *s, size_t a, size_t b, const char *word) {
-    size_t n = strlen(word);
-    return b - a == n && strncasecmp(s + a, word, n) == 0;
+    size_t n = b - a;
+    return tolower((unsigned char)word[0]) == tolower((unsigned char)s[a]) && strncasecmp(s + a, word, n) == 0 &&
+           word[n] == 0;
 }
 
 // The number a word names, or -1.
