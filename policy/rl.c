@@ -289,7 +289,7 @@ static int old_logprobs(Rl *rl, Model *m, Batch *b, UpdateStats *us, Err *e) {
         for (int i = 0; i < k; i++) ss[i] = &b->s[i0 + i];
         int rc = forward_samples(rl, m, ss, k, lp, NULL, &T, e);
         for (int i = 0; i < k; i++) ss[i]->old_logp = lp[i];
-        us->fwd_tokens += (double)k * T;
+        for (int i = 0; i < k; i++) us->fwd_tokens += ss[i]->plen + ss[i]->n;  // padding is not model work
         free(ss), free(lp);
         if (rc != 0) return -1;
     }
@@ -313,7 +313,7 @@ static int micro_step(Rl *rl, Model *m, Sample *const *ss, int k, int64_t norm_t
         ref = xcalloc((size_t)k, sizeof *ref);
         int Tr;
         rc = forward_samples(rl, rl->ref, ss, k, ref, NULL, &Tr, e);
-        us->fwd_tokens += (double)k * Tr;
+        for (int i = 0; i < k; i++) us->fwd_tokens += ss[i]->plen + ss[i]->n;
     }
     if (rc == 0) {
         GrpoSeq *gs = xcalloc((size_t)k, sizeof *gs);
@@ -336,7 +336,7 @@ static int micro_step(Rl *rl, Model *m, Sample *const *ss, int k, int64_t norm_t
         for (int i = 0; i < k; i++)
             for (int j = 0; j < ss[i]->n; j++) dlogp[(size_t)i * T + ss[i]->plen - 1 + j] = (float)dl[i][j];
         model_backward(m, dlogp, NULL);
-        us->fwd_tokens += 3.0 * k * T;  // forward + backward (2x)
+        for (int i = 0; i < k; i++) us->fwd_tokens += 3.0 * (ss[i]->plen + ss[i]->n);  // forward + backward (2x)
         free(dlogp), free(gs), free(dead);
     }
     for (int i = 0; i < k; i++) free(lp[i]), free(dl[i]), free(ref ? ref[i] : NULL);
@@ -456,7 +456,9 @@ static int step(void *ud, TrainLoop *L, TrainStepInfo *in, cJSON *row, Err *e) {
         track(rl, &b);
         in->loss = us.loss;
         in->tokens = b.sampled_tokens + us.trained_tokens;
-        in->flops = rl->fwd_flops_per_token * (b.prompt_tokens * rl->c.group_size + b.sampled_tokens + us.fwd_tokens);
+        // Model FLOPs: each prompt prefilled once (its G samples share it), each
+        // sampled token decoded once, and the update's forward/backward passes.
+        in->flops = rl->fwd_flops_per_token * (b.prompt_tokens + b.sampled_tokens + us.fwd_tokens);
     }
     batch_free(&b);
     return rc;

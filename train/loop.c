@@ -2,7 +2,6 @@
 // metrics, progress, time budget, hooks, checkpoints and resume.
 #include "loop.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/progress.h"
+#include "model/blas.h"
 
 struct TrainLoop {
     TrainLoopConfig c;
@@ -56,34 +56,6 @@ int64_t train_loop_total_steps(const TrainLoop *L) { return L->c.steps; }
 float train_loop_lr(const TrainLoop *L) { return L->lr; }
 double train_loop_peak_flops(const TrainLoop *L) { return L->peak; }
 const char *train_loop_out_dir(const TrainLoop *L) { return L->c.out_dir; }
-
-// ---------------------------------------------------------------------------
-// Peak FLOP/s for MFU
-
-double train_measure_peak_flops(double secs) {
-    const int n = 512;
-    openblas_set_num_threads(1);
-    double flops = 0, t0 = rs_now(), el = 0;
-#pragma omp parallel reduction(+ : flops)
-    {
-        float *a = xcalloc((size_t)n * n, sizeof(float)), *b = xcalloc((size_t)n * n, sizeof(float)),
-              *c = xcalloc((size_t)n * n, sizeof(float));
-        for (int i = 0; i < n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.01f;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);  // warm
-#pragma omp barrier
-#pragma omp single
-        t0 = rs_now();
-        while (rs_now() - t0 < secs) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-            flops += 2.0 * n * n * n;
-        }
-#pragma omp barrier
-#pragma omp single
-        el = rs_now() - t0;
-        free(a), free(b), free(c);
-    }
-    return flops / el;
-}
 
 // ---------------------------------------------------------------------------
 // Setup and resume
@@ -181,7 +153,9 @@ TrainLoop *train_loop_new(const TrainLoopConfig *cfg, Model *m, const Bpe *tok, 
         train_loop_free(L);
         return NULL;
     }
-    L->peak = cfg->peak_flops > 0 ? cfg->peak_flops : train_measure_peak_flops(0.25);
+    // MFU against the best kernels this CPU supports, not whatever the BLAS
+    // picked (model/blas.h): a crippled core type must not flatter the figure.
+    L->peak = cfg->peak_flops > 0 ? cfg->peak_flops : model_cpu_best_peak_flops(0.25);
     return L;
 }
 

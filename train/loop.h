@@ -51,7 +51,7 @@ typedef struct TrainLoopConfig {
     int64_t save_every;        // a checkpoint every K steps (0: only at the end)
     uint64_t seed;
     double time_budget;        // seconds; > 0: steps become what fits, re-estimated as it runs
-    double peak_flops;         // MFU denominator in FLOP/s; 0: measured at start
+    double peak_flops;         // MFU denominator in FLOP/s; 0: the best kernels' sgemm peak, measured
     int progress;              // 1: progress bar and log lines on stderr
 } TrainLoopConfig;
 
@@ -119,10 +119,6 @@ void train_loop_result(const TrainLoop *L, TrainLoopResult *r);
 
 // Write a checkpoint of the current state into out_dir/name.
 int train_loop_save(TrainLoop *L, const char *name, Err *e);
-
-// Peak FLOP/s of cblas_sgemm with the OpenMP threads in use (one sgemm per
-// thread at once, as the CPU backend runs them), over about secs seconds.
-double train_measure_peak_flops(double secs);
 
 // Keep the lines of a metrics JSONL up to step `upto` (a resumed run redoes
 // the later ones); a torn last line is dropped. No file: nothing to do.
