@@ -420,7 +420,7 @@ void data_record_clear(DataRecord *r);  // frees the strings and zeroes r
 // are read one after another. A damaged member (bad data, or a truncated
 // last one) is a break: read returns 0 as at the end, data_src_take_error
 // names it, and reading then goes on from the next gzip header.
-typedef struct DataSrc DataSrc;
+typedef struct GzSrc DataSrc;  // common/gzsrc.h
 DataSrc *data_src_open(const char *path, Err *e);
 DataSrc *data_src_mem(const void *data, size_t n);  // data must outlive the source
 // Read up to n bytes; returns the count, 0 at the end or a break, -1 on an I/O error (e).

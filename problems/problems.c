@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <xxhash.h>
-#include <zlib.h>
 
 #include "common/base.h"
+#include "common/gzsrc.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/json.h"
@@ -544,26 +544,6 @@ int problems_write(FILE *fp, const ProblemSet *s) {
 
 // ---- reading files: JSONL, a JSON array, or one object; gzip or plain ---------------
 
-static int read_all_gz(const char *path, char **out, size_t *n, Err *e) {
-    gzFile gz = strcmp(path, "-") == 0 ? gzdopen(dup(0), "rb") : gzopen(path, "rb");
-    if (!gz) return err_errno(e, "%s: cannot open", path);
-    Buf b = {0};
-    buf_puts(&b, "");
-    char chunk[1 << 16];
-    int k;
-    while ((k = gzread(gz, chunk, sizeof chunk)) > 0) buf_append(&b, chunk, (size_t)k);
-    if (k < 0) {
-        int code;
-        err_set(e, "%s: read failed: %s", path, gzerror(gz, &code));
-        gzclose(gz);
-        buf_free(&b);
-        return -1;
-    }
-    gzclose(gz);
-    *n = b.len;
-    *out = buf_take(&b);
-    return 0;
-}
 
 typedef enum { RD_LINES, RD_ARRAY, RD_SINGLE } ReadMode;
 
@@ -714,7 +694,7 @@ static int load_record(ProblemSet *s, cJSON *rec, long line, long index, long *d
 
 ProblemSet *problems_load(const char *path, int skip_bad, Err *e) {
     Records r = {0};
-    if (read_all_gz(path, &r.text, &r.n, e) != 0) return NULL;
+    if (gzsrc_read_all(path, &r.text, &r.n, e) != 0) return NULL;
     records_mode(&r);
     ProblemSet *s = problems_set_new(path);
     if (strcmp(path, "-") == 0) {  // messages say where the data came from

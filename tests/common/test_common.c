@@ -13,9 +13,40 @@
 #include "common/progress.h"
 #include "common/rng.h"
 #include "common/utf8.h"
+#include "common/gzsrc.h"
+#include <zlib.h>
 #include "tests/test.h"
 
 // ---- JSONL -------------------------------------------------------------
+
+TEST(gzsrc_reads_plain_gzip_multi_member_and_refuses_damage) {
+    char *gz = xstrdup(test_path("two.gz")), *plain = xstrdup(test_path("plain.txt"));
+    for (int m = 0; m < 2; m++) {  // two gzip members, as Common Crawl writes them
+        gzFile f = gzopen(gz, m ? "ab" : "wb");
+        REQUIRE(f);
+        gzputs(f, m ? "world\n" : "hello ");
+        gzclose(f);
+    }
+    test_write_file(plain, "just text");
+    char *out;
+    size_t n;
+    Err e = {0};
+    REQUIRE(gzsrc_read_all(gz, &out, &n, &e) == 0);
+    CHECK_STR_EQ(out, "hello world\n");
+    free(out);
+    REQUIRE(gzsrc_read_all(plain, &out, &n, &e) == 0);
+    CHECK_STR_EQ(out, "just text");
+    CHECK_EQ(n, 9);
+    free(out);
+    // Cut short: an error naming the file, never half the data as if whole.
+    char *bytes;
+    size_t nb;
+    REQUIRE(fs_read_all(gz, &bytes, &nb, &e) == 0);
+    REQUIRE(fs_write_atomic(gz, bytes, nb - 6, &e) == 0);
+    CHECK_EQ(gzsrc_read_all(gz, &out, &n, &e), -1);
+    CHECK_CONTAINS(e.msg, "two.gz: gzip data");
+    free(bytes), free(gz), free(plain);
+}
 
 TEST(utf8_validate_and_repair) {
     CHECK(utf8_valid("h\xC3\xA9llo \xF0\x9F\x98\x80", 11));
