@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <stdio.h>
 
+#include "cli/train_flags.h"
 #include "common/args.h"
 #include "pretrain/train.h"
 
@@ -20,52 +21,37 @@ static const char *epilog =
 
 int cmd_pretrain(int argc, char **argv) {
     PretrainConfig c = pretrain_defaults();
-    const char *schedule = c.schedule;
-    int threads = 0, quiet = 0;
-    int64_t seed = (int64_t)c.seed;
-    double peak_gflops = 0;
+    TrainFlags tf = {.schedule = c.schedule, .lr = c.lr, .min_lr = c.min_lr, .weight_decay = c.weight_decay,
+                     .clip = c.clip, .warmup = c.warmup, .steps = c.steps, .eval_every = c.eval_every,
+                     .save_every = c.save_every, .seed = (int64_t)c.seed};
     char presets[256];
     snprintf(presets, sizeof presets, "a preset (%s) or a config.json", model_config_preset_names());
-    ArgSpec specs[] = {
+    ArgSpec specs[16 + TRAIN_FLAGS_N] = {
         {"data", 'd', ARG_STR, &c.data_dir, "DIR", "a `reasoner tokenize` folder", ARG_REQUIRED},
         {"model-config", 'm', ARG_STR, &c.model_config, "NAME", presets},
         {"out", 'o', ARG_STR, &c.out_dir, "DIR", "output folder", ARG_REQUIRED},
-        {"resume", 0, ARG_STR, &c.resume_dir, "DIR", "continue from this checkpoint folder"},
         {"batch-size", 'b', ARG_INT, &c.batch_size, "B", "sequences per micro-batch"},
         {"seq-len", 't', ARG_INT, &c.seq_len, "T", "tokens per sequence (0: max_position_embeddings)"},
         {"grad-accum", 0, ARG_INT, &c.grad_accum, "N", "micro-batches per optimizer step"},
-        {"lr", 0, ARG_FLOAT, &c.lr, "X", "peak learning rate"},
-        {"min-lr", 0, ARG_FLOAT, &c.min_lr, "X", "learning rate at the end of the decay"},
-        {"warmup", 0, ARG_I64, &c.warmup, "N", "linear warmup steps"},
-        {"schedule", 0, ARG_STR, &schedule, "S", "decay after warmup: cosine, linear or constant"},
-        {"steps", 'n', ARG_I64, &c.steps, "N", "optimizer steps in all"},
-        {"time-budget", 0, ARG_FLOAT, &c.time_budget, "SECS",
-         "fit the run into SECS: --steps becomes what the step time allows (0: off)"},
-        {"weight-decay", 0, ARG_FLOAT, &c.weight_decay, "X", "AdamW decoupled weight decay (2-D weights only)"},
-        {"clip", 0, ARG_FLOAT, &c.clip, "X", "global gradient-norm clip (0: none)"},
-        {"eval-every", 0, ARG_I64, &c.eval_every, "N", "validation loss every N steps (0: at the end only)"},
         {"eval-batches", 0, ARG_INT, &c.eval_batches, "N", "val micro-batches per evaluation"},
         {"sample-every", 0, ARG_I64, &c.sample_every, "M", "log a text sample every M steps (0: at the end only)"},
         {"sample-prompt", 0, ARG_STR, &c.sample_prompt, "TEXT", "the samples' prompt (default: a document start)"},
-        {"save-every", 0, ARG_I64, &c.save_every, "K", "checkpoint every K steps (0: at the end only)"},
-        {"seed", 's', ARG_I64, &seed, "N", "seed for init, data order and samples"},
-        {"threads", 'j', ARG_INT, &threads, "N", "OpenMP threads (0: all cores)"},
-        {"peak-gflops", 0, ARG_FLOAT, &peak_gflops, "X", "MFU denominator (0: measure cblas_sgemm at start)"},
-        {"quiet", 'q', ARG_FLAG, &quiet, NULL, "no progress bar or log lines"},
     };
+    int ns = train_flags_add(specs, args_count(specs), &tf);
     ArgCmd cmd = {.name = "reasoner pretrain",
                   .summary = "Pretrain a Llama-family model on token shards.",
                   .usage_args = "--data DIR --out DIR [--model-config NAME|config.json] [flags]",
                   .epilog = epilog,
                   .specs = specs,
-                  .nspecs = (int)(sizeof specs / sizeof specs[0])};
+                  .nspecs = ns};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (threads > 0) omp_set_num_threads(threads);
-    c.schedule = schedule;
-    c.seed = (uint64_t)seed;
-    c.peak_flops = peak_gflops * 1e9;
-    c.progress = !quiet;
+    train_flags_apply(&tf);
+    c.resume_dir = tf.resume, c.schedule = tf.schedule, c.lr = tf.lr, c.min_lr = tf.min_lr;
+    c.weight_decay = tf.weight_decay, c.clip = tf.clip, c.time_budget = tf.time_budget, c.warmup = tf.warmup;
+    c.steps = tf.steps, c.eval_every = tf.eval_every, c.save_every = tf.save_every, c.seed = (uint64_t)tf.seed;
+    c.peak_flops = tf.peak_gflops * 1e9;
+    c.progress = !tf.quiet;
     PretrainResult r;
     Err err = {{0}};
     if (pretrain_run(&c, &r, &err) != 0) {

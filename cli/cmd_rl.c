@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdio.h>
 
+#include "cli/train_flags.h"
 #include "common/args.h"
 #include "policy/rl.h"
 #include "verifier/farm/farm.h"
@@ -28,10 +29,11 @@ int cmd_rl(int argc, char **argv) {
     RlConfig c = rl_defaults();
     ArgList problems = {0}, evals = {0}, plugins = {0};
     const char *plugins_dir = NULL;
-    int threads = 0, quiet = 0;
-    int64_t seed = (int64_t)c.seed;
-    double temperature = c.temperature, top_p = c.top_p, eval_temperature = c.eval_temperature, peak_gflops = 0;
-    ArgSpec specs[] = {
+    TrainFlags tf = {.schedule = c.schedule, .lr = c.lr, .min_lr = c.min_lr, .weight_decay = c.weight_decay,
+                     .clip = c.clip, .warmup = c.warmup, .steps = c.steps, .eval_every = c.eval_every,
+                     .save_every = c.save_every, .seed = (int64_t)c.seed};
+    double temperature = c.temperature, top_p = c.top_p, eval_temperature = c.eval_temperature;
+    ArgSpec specs[48 + TRAIN_FLAGS_N] = {
         {"model", 'm', ARG_STR, &c.model_dir, "DIR", "the chat model to start from (and the KL reference)", ARG_REQUIRED},
         {"problems", 'p', ARG_LIST, &problems, "FILE", "training problems (any format `problems` reads)", ARG_REQUIRED},
         {"out", 'o', ARG_STR, &c.out_dir, "DIR", "output folder", ARG_REQUIRED},
@@ -41,7 +43,6 @@ int cmd_rl(int argc, char **argv) {
         {"plugin", 0, ARG_LIST, &plugins, "NAME=PATH", "external verifier program"},
         {"plugins", 0, ARG_STR, &plugins_dir, "DIR", "folder of verifier programs"},
         {"algo", 0, ARG_STR, &c.algo, "NAME", "grpo or rft (rejection-sampling fine-tuning)"},
-        {"resume", 0, ARG_STR, &c.resume_dir, "DIR", "continue from this checkpoint folder"},
         {"group-size", 'G', ARG_INT, &c.group_size, "G", "samples per prompt"},
         {"prompts-per-step", 'P', ARG_INT, &c.prompts_per_step, "N", "prompts (groups) per step"},
         {"mu", 0, ARG_INT, &c.mu, "N", "passes over each step's samples"},
@@ -64,24 +65,10 @@ int cmd_rl(int argc, char **argv) {
         {"batch", 0, ARG_INT, &c.batch, "N", "sequences decoded together"},
         {"system", 0, ARG_STR, &c.system, "TEXT", "a system message in every prompt"},
         {"templates", 0, ARG_STR, &c.templates_dir, "DIR", "prompt templates (math.txt, code.txt, open.txt)"},
-        {"steps", 'n', ARG_I64, &c.steps, "N", "RL steps"},
-        {"lr", 0, ARG_FLOAT, &c.lr, "X", "learning rate"},
-        {"min-lr", 0, ARG_FLOAT, &c.min_lr, "X", "learning rate at the end of the decay"},
-        {"warmup", 0, ARG_I64, &c.warmup, "N", "linear warmup steps"},
-        {"schedule", 0, ARG_STR, &c.schedule, "S", "constant, cosine or linear"},
-        {"weight-decay", 0, ARG_FLOAT, &c.weight_decay, "X", "AdamW decoupled weight decay"},
-        {"clip", 0, ARG_FLOAT, &c.clip, "X", "global gradient-norm clip (0: none)"},
-        {"eval-every", 0, ARG_I64, &c.eval_every, "N", "held-out eval every N steps (0: before and at the end)"},
         {"eval-k", 0, ARG_INT, &c.eval_k, "K", "held-out samples per problem"},
         {"eval-temperature", 0, ARG_FLOAT, &eval_temperature, "T", "held-out sampling temperature"},
         {"eval-max-tokens", 0, ARG_INT, &c.eval_max_tokens, "N", "held-out new tokens (0: --max-tokens)"},
         {"eval-limit", 0, ARG_INT, &c.eval_limit, "N", "first N problems of each held-out set"},
-        {"save-every", 0, ARG_I64, &c.save_every, "K", "checkpoint every K steps (0: at the end only)"},
-        {"time-budget", 0, ARG_FLOAT, &c.time_budget, "SECS", "fit the run into SECS (0: off)"},
-        {"seed", 's', ARG_I64, &seed, "N", "seed for prompt order and sampling"},
-        {"threads", 'j', ARG_INT, &threads, "N", "OpenMP threads (0: all cores)"},
-        {"peak-gflops", 0, ARG_FLOAT, &peak_gflops, "X", "MFU denominator (0: measured at start)"},
-        {"quiet", 'q', ARG_FLAG, &quiet, NULL, "no progress bar or log lines"},
     };
     ArgCmd cmd = {.name = "reasoner rl",
                   .summary = "Improve a chat model with RL against the verifiers: GRPO (DAPO and Dr. GRPO options) "
@@ -89,16 +76,20 @@ int cmd_rl(int argc, char **argv) {
                   .usage_args = "--model DIR --problems FILE... --out DIR [flags]",
                   .epilog = epilog,
                   .specs = specs,
-                  .nspecs = (int)(sizeof specs / sizeof specs[0])};
+                  .nspecs = 0};
+    cmd.nspecs = train_flags_add(specs, args_count(specs), &tf);
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (threads > 0) omp_set_num_threads(threads);
+    train_flags_apply(&tf);
+    c.resume_dir = tf.resume, c.schedule = tf.schedule, c.lr = tf.lr, c.min_lr = tf.min_lr;
+    c.weight_decay = tf.weight_decay, c.clip = tf.clip, c.time_budget = tf.time_budget, c.warmup = tf.warmup;
+    c.steps = tf.steps, c.eval_every = tf.eval_every, c.save_every = tf.save_every;
     c.problems = (const char *const *)problems.items, c.n_problems = problems.n;
     c.eval_problems = (const char *const *)evals.items, c.n_eval = evals.n;
     c.temperature = (float)temperature, c.top_p = (float)top_p, c.eval_temperature = (float)eval_temperature;
-    c.seed = (uint64_t)seed;
-    c.peak_flops = peak_gflops * 1e9;
-    c.progress = !quiet;
+    c.seed = (uint64_t)tf.seed;
+    c.peak_flops = tf.peak_gflops * 1e9;
+    c.progress = !tf.quiet;
     Err err = {{0}};
     VerifierSet *vs = farm_verifiers_new(plugins.items, plugins.n, plugins_dir, &err);
     RlResult r;

@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <stdio.h>
 
+#include "cli/train_flags.h"
 #include "common/args.h"
 #include "sft/sft.h"
 
@@ -22,53 +23,39 @@ static const char *epilog =
 int cmd_sft(int argc, char **argv) {
     SftConfig c = sft_defaults();
     ArgList data = {0};
-    const char *schedule = c.schedule;
-    int threads = 0, quiet = 0;
-    int64_t seed = (int64_t)c.seed;
-    double peak_gflops = 0;
-    ArgSpec specs[] = {
+    TrainFlags tf = {.schedule = c.schedule, .lr = c.lr, .min_lr = c.min_lr, .weight_decay = c.weight_decay,
+                     .clip = c.clip, .warmup = c.warmup, .steps = c.steps, .eval_every = c.eval_every,
+                     .save_every = c.save_every, .seed = (int64_t)c.seed};
+    ArgSpec specs[16 + TRAIN_FLAGS_N] = {
         {"model", 'm', ARG_STR, &c.model_dir, "DIR", "the starting checkpoint (HF folder with tokenizer.json)", ARG_REQUIRED},
         {"data", 'd', ARG_LIST, &data, "FILE", "conversation JSONL files (repeatable)", ARG_REQUIRED},
         {"out", 'o', ARG_STR, &c.out_dir, "DIR", "output folder", ARG_REQUIRED},
         {"val-data", 0, ARG_STR, &c.val_data, "FILE", "held-out conversations (default: --val-fraction of --data)"},
         {"val-fraction", 0, ARG_FLOAT, &c.val_fraction, "F", "share of --data held out, by hash of the conversation"},
-        {"resume", 0, ARG_STR, &c.resume_dir, "DIR", "continue from this checkpoint folder"},
         {"chat-format", 0, ARG_STR, &c.chat_format, "NAME", "chat template: auto (the tokenizer's own; ChatML for ours), chatml or llama3"},
         {"skip-bad", 0, ARG_FLAG, &c.skip_bad, NULL, "skip (and count) bad conversations instead of failing"},
         {"batch-size", 'b', ARG_INT, &c.batch_size, "B", "packed rows per micro-batch"},
         {"seq-len", 't', ARG_INT, &c.seq_len, "T", "tokens per packed row (at most the model's context)"},
         {"grad-accum", 0, ARG_INT, &c.grad_accum, "N", "micro-batches per optimizer step"},
-        {"epochs", 0, ARG_FLOAT, &c.epochs, "E", "passes over the data (sets --steps)"},
-        {"steps", 'n', ARG_I64, &c.steps, "N", "optimizer steps in all (overrides --epochs)"},
-        {"lr", 0, ARG_FLOAT, &c.lr, "X", "peak learning rate"},
-        {"min-lr", 0, ARG_FLOAT, &c.min_lr, "X", "learning rate at the end of the decay"},
-        {"warmup", 0, ARG_I64, &c.warmup, "N", "linear warmup steps"},
-        {"schedule", 0, ARG_STR, &schedule, "S", "decay after warmup: cosine, linear or constant"},
-        {"weight-decay", 0, ARG_FLOAT, &c.weight_decay, "X", "AdamW decoupled weight decay"},
-        {"clip", 0, ARG_FLOAT, &c.clip, "X", "global gradient-norm clip (0: none)"},
-        {"time-budget", 0, ARG_FLOAT, &c.time_budget, "SECS", "fit the run into SECS (0: off)"},
-        {"eval-every", 0, ARG_I64, &c.eval_every, "N", "held-out loss every N steps (0: at the end only)"},
-        {"save-every", 0, ARG_I64, &c.save_every, "K", "checkpoint every K steps (0: at the end only)"},
-        {"seed", 's', ARG_I64, &seed, "N", "seed for data order"},
-        {"threads", 'j', ARG_INT, &threads, "N", "OpenMP threads (0: all cores)"},
-        {"peak-gflops", 0, ARG_FLOAT, &peak_gflops, "X", "MFU denominator (0: measured at start)"},
-        {"quiet", 'q', ARG_FLAG, &quiet, NULL, "no progress bar or log lines"},
+        {"epochs", 0, ARG_FLOAT, &c.epochs, "E", "passes over the data (sets --steps unless it is given)"},
     };
+    int ns = train_flags_add(specs, args_count(specs), &tf);
     ArgCmd cmd = {.name = "reasoner sft",
                   .summary = "Fine-tune a model on chat conversations (loss on assistant tokens, packed rows).",
                   .usage_args = "--model DIR --data FILE... --out DIR [flags]",
                   .epilog = epilog,
                   .specs = specs,
-                  .nspecs = (int)(sizeof specs / sizeof specs[0])};
+                  .nspecs = ns};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (threads > 0) omp_set_num_threads(threads);
+    train_flags_apply(&tf);
     c.data = (const char *const *)data.items;
     c.n_data = data.n;
-    c.schedule = schedule;
-    c.seed = (uint64_t)seed;
-    c.peak_flops = peak_gflops * 1e9;
-    c.progress = !quiet;
+    c.resume_dir = tf.resume, c.schedule = tf.schedule, c.lr = tf.lr, c.min_lr = tf.min_lr;
+    c.weight_decay = tf.weight_decay, c.clip = tf.clip, c.time_budget = tf.time_budget, c.warmup = tf.warmup;
+    c.steps = tf.steps, c.eval_every = tf.eval_every, c.save_every = tf.save_every, c.seed = (uint64_t)tf.seed;
+    c.peak_flops = tf.peak_gflops * 1e9;
+    c.progress = !tf.quiet;
     SftResult r;
     Err err = {{0}};
     rc = sft_run(&c, &r, &err);

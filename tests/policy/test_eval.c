@@ -10,6 +10,7 @@
 #include "common/jsonl.h"
 #include "policy/eval.h"
 #include "tests/test.h"
+#include "tests/tiny.h"
 
 static Bpe *g_tok;
 static Model *g_model;
@@ -30,22 +31,8 @@ static int exact_grade(const Verifier *self, const VerifyJob *job, VerifyResult 
 
 static void setup(void) {
     if (g_model) return;
-    Err e = {0};
-    BpeTrainOpts o = {.vocab_size = 300, .threads = 1};
-    BpeTrainer *t = bpe_trainer_new(&o, &e);
-    RS_CHECK(t);
-    const char *text = "What is 2 + 3? The answer is 5. What is 7 - 4? The answer is 3.\n";
-    for (int i = 0; i < 30; i++) bpe_trainer_add(t, text, strlen(text));
-    g_tok = bpe_trainer_finish(t, &e);
-    bpe_trainer_free(t);
-    RS_CHECK(g_tok);
-    ModelConfig cfg;
-    RS_CHECK(model_config_preset("test", &cfg, &e) == 0);
-    cfg.vocab_size = bpe_vocab_size(g_tok);
-    cfg.max_position_embeddings = 128;
-    g_model = model_new(&cfg, 0, &e);
-    RS_CHECK(g_model);
-    model_init_random(g_model, 11);
+    g_tok = tiny_tokenizer("What is 2 + 3? The answer is 5. What is 7 - 4? The answer is 3.\n", 30, 300, NULL, 0);
+    g_model = tiny_model(g_tok, 128, 11, 0);
 }
 
 static ProblemSet *make_set(int n, const char *const *answers) {

@@ -14,6 +14,7 @@
 #include "model/model.h"
 #include "policy/rl.h"
 #include "tests/test.h"
+#include "tests/tiny.h"
 #include "tokenizer/bpe.h"
 
 // Correct when the response starts with a digit. Problems whose prompt says
@@ -31,27 +32,11 @@ static const char *g_base;
 
 static void make_base(void) {
     if (g_base) return;
-    Err e = {0};
-    BpeTrainOpts o = {.vocab_size = 300, .threads = 1};
-    BpeTrainer *t = bpe_trainer_new(&o, &e);
-    RS_CHECK(t);
-    const char *text = "What is 12 + 7? 12 + 7 = 19. The answer is 19. Say a number: 42, 7, 315, 9. Cats and dogs.\n";
-    for (int i = 0; i < 40; i++) bpe_trainer_add(t, text, strlen(text));
-    Bpe *tok = bpe_trainer_finish(t, &e);
-    bpe_trainer_free(t);
-    RS_CHECK(tok);
-    ModelConfig c;
-    RS_CHECK(model_config_preset("test", &c, &e) == 0);
-    c.vocab_size = bpe_vocab_size(tok);
-    c.max_position_embeddings = 128;
-    Model *m = model_new(&c, 0, &e);
-    RS_CHECK(m);
-    model_init_random(m, 21);
+    Bpe *tok = tiny_tokenizer("What is 12 + 7? 12 + 7 = 19. The answer is 19. Say a number: 42, 7, 315, 9. Cats and dogs.\n",
+                              40, 300, NULL, 0);
+    Model *m = tiny_model(tok, 128, 21, 0);
     char *dir = xstrdup(test_path("base"));
-    RS_CHECK(fs_mkdir_p(dir, &e) == 0 && model_save(m, dir, &e) == 0);
-    char *tp = fs_join(dir, "tokenizer.json");
-    RS_CHECK(bpe_save(tok, tp, &e) == 0);
-    free(tp);
+    tiny_save(m, tok, dir);
     model_free(m);
     bpe_free(tok);
     g_base = dir;

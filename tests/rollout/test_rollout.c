@@ -10,6 +10,7 @@
 #include "rollout/rollout.h"
 #include "common/utf8.h"
 #include "tests/test.h"
+#include "tests/tiny.h"
 #include "tokenizer/bpe.h"
 
 static Bpe *g_tok;
@@ -17,24 +18,10 @@ static Model *g_model;
 
 static void setup(void) {
     if (g_model) return;
-    Err e = {0};
-    BpeTrainOpts o = {.vocab_size = 320, .threads = 1};
-    BpeTrainer *t = bpe_trainer_new(&o, &e);
-    RS_CHECK(t);
-    const char *text = "The quick brown fox jumps over the lazy dog. 12 + 34 = 46. Answer: 46.\n";
-    for (int i = 0; i < 40; i++) bpe_trainer_add(t, text, strlen(text));
-    g_tok = bpe_trainer_finish(t, &e);
-    bpe_trainer_free(t);
-    RS_CHECK(g_tok);
-    ModelConfig cfg;
-    RS_CHECK(model_config_preset("test", &cfg, &e) == 0);
-    cfg.vocab_size = bpe_vocab_size(g_tok);
-    cfg.max_position_embeddings = 96;
-    g_model = model_new(&cfg, 0, &e);
-    RS_CHECK(g_model);
+    g_tok = tiny_tokenizer("The quick brown fox jumps over the lazy dog. 12 + 34 = 46. Answer: 46.\n", 40, 320, NULL, 0);
     // Larger-than-default init so the distribution is far from uniform and
     // sampling actually depends on the logits.
-    model_init_random(g_model, 3);
+    g_model = tiny_model(g_tok, 96, 3, 0);
     float *p = model_params(g_model);
     for (size_t i = 0; i < model_num_params(g_model); i++) p[i] *= 4.0f;
 }

@@ -12,32 +12,16 @@
 #include "common/jsonl.h"
 #include "sft/sft.h"
 #include "tests/test.h"
+#include "tests/tiny.h"
 
 // A base checkpoint: a tokenizer trained on arithmetic (with or without the
 // chat tokens) and a random `test` model, saved under dir.
 static void make_base(const char *dir, int chat_tokens) {
-    Err e = {0};
     const char *const plain[] = {"<|endoftext|>"};
-    BpeTrainOpts o = {.vocab_size = 300, .threads = 1};
-    if (!chat_tokens) o.specials = plain, o.n_specials = 1;
-    BpeTrainer *t = bpe_trainer_new(&o, &e);
-    RS_CHECK(t);
-    const char *text = "What is 12 + 7? 12 + 7 = 19. The answer is \\boxed{19}. user assistant system\n";
-    for (int i = 0; i < 40; i++) bpe_trainer_add(t, text, strlen(text));
-    Bpe *tok = bpe_trainer_finish(t, &e);
-    bpe_trainer_free(t);
-    RS_CHECK(tok);
-    ModelConfig c;
-    RS_CHECK(model_config_preset("test", &c, &e) == 0);
-    c.vocab_size = bpe_vocab_size(tok);
-    c.max_position_embeddings = 96;
-    Model *m = model_new(&c, 0, &e);
-    RS_CHECK(m);
-    model_init_random(m, 7);
-    RS_CHECK(fs_mkdir_p(dir, &e) == 0);
-    char *tp = fs_join(dir, "tokenizer.json");
-    RS_CHECK(model_save(m, dir, &e) == 0 && bpe_save(tok, tp, &e) == 0);
-    free(tp);
+    Bpe *tok = tiny_tokenizer("What is 12 + 7? 12 + 7 = 19. The answer is \\boxed{19}. user assistant system\n", 40, 300,
+                              chat_tokens ? NULL : plain, chat_tokens ? 0 : 1);
+    Model *m = tiny_model(tok, 96, 7, 0);
+    tiny_save(m, tok, dir);
     model_free(m);
     bpe_free(tok);
 }

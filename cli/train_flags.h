@@ -1,0 +1,53 @@
+// train_flags.h: the flags every training command shares (the shared loop's
+// knobs: schedule, optimizer, cadence, budget, resume), declared once.
+//   TrainFlags tf = train_flags_from(c.lr, ...);  n = train_flags_add(specs, n, &tf);
+//   ... args_parse ...;  train_flags_apply(&tf);  c.lr = tf.lr; ...
+// Header-only: cli/ is one binary and these are its plain helpers.
+#pragma once
+#include <omp.h>
+
+#include "common/args.h"
+
+typedef struct TrainFlags {
+    const char *resume, *schedule;
+    double lr, min_lr, weight_decay, clip, time_budget, peak_gflops;
+    int64_t warmup, steps, eval_every, save_every, seed;
+    int threads, quiet;
+} TrainFlags;
+
+enum { TRAIN_FLAGS_N = 15 };
+
+// The specs given before the first unused (zeroed) slot.
+static inline int args_count(const ArgSpec *specs) {
+    int n = 0;
+    while (specs[n].name) n++;
+    return n;
+}
+
+// Append the shared flags to specs[n..n + TRAIN_FLAGS_N); returns the count.
+static inline int train_flags_add(ArgSpec *specs, int n, TrainFlags *f) {
+    const ArgSpec add[TRAIN_FLAGS_N] = {
+        {"resume", 0, ARG_STR, &f->resume, "DIR", "continue from this checkpoint folder (bit-identical)"},
+        {"steps", 'n', ARG_I64, &f->steps, "N", "optimizer (loop) steps in all"},
+        {"lr", 0, ARG_FLOAT, &f->lr, "X", "peak learning rate"},
+        {"min-lr", 0, ARG_FLOAT, &f->min_lr, "X", "learning rate at the end of the decay"},
+        {"warmup", 0, ARG_I64, &f->warmup, "N", "linear warmup steps"},
+        {"schedule", 0, ARG_STR, &f->schedule, "S", "decay after warmup: cosine, linear or constant"},
+        {"weight-decay", 0, ARG_FLOAT, &f->weight_decay, "X", "AdamW decoupled weight decay (2-D weights only)"},
+        {"clip", 0, ARG_FLOAT, &f->clip, "X", "global gradient-norm clip (0: none)"},
+        {"time-budget", 0, ARG_FLOAT, &f->time_budget, "SECS",
+         "fit the run into SECS: --steps becomes what the step time allows (0: off)"},
+        {"eval-every", 0, ARG_I64, &f->eval_every, "N", "held-out evaluation every N steps (0: at the end only)"},
+        {"save-every", 0, ARG_I64, &f->save_every, "K", "checkpoint every K steps (0: at the end only)"},
+        {"seed", 's', ARG_I64, &f->seed, "N", "seed for initialisation, data order and sampling"},
+        {"threads", 'j', ARG_INT, &f->threads, "N", "OpenMP threads (0: all cores)"},
+        {"peak-gflops", 0, ARG_FLOAT, &f->peak_gflops, "X", "MFU denominator (0: the best kernels' sgemm peak, measured)"},
+        {"quiet", 'q', ARG_FLAG, &f->quiet, NULL, "no progress bar or log lines"},
+    };
+    for (int i = 0; i < TRAIN_FLAGS_N; i++) specs[n++] = add[i];
+    return n;
+}
+
+static inline void train_flags_apply(const TrainFlags *f) {
+    if (f->threads > 0) omp_set_num_threads(f->threads);
+}

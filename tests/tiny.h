@@ -1,0 +1,46 @@
+// tiny.h: the tiny tokenizer and model the stage tests share — a BPE trained
+// on a line of text repeated, and a random `test`-preset model sized to it,
+// optionally saved as a checkpoint folder (config, weights, tokenizer.json).
+#pragma once
+#include <string.h>
+
+#include "common/base.h"
+#include "common/fsutil.h"
+#include "model/model.h"
+#include "tokenizer/bpe.h"
+
+// A BPE of `vocab` ids trained on text repeated `reps` times; specials NULL
+// means the defaults (chat tokens included).
+__attribute__((unused)) static Bpe *tiny_tokenizer(const char *text, int reps, int vocab,
+                                                   const char *const *specials, int n_specials) {
+    Err e = {0};
+    BpeTrainOpts o = {.vocab_size = vocab, .threads = 1, .specials = specials, .n_specials = n_specials};
+    BpeTrainer *t = bpe_trainer_new(&o, &e);
+    RS_CHECK(t);
+    for (int i = 0; i < reps; i++) bpe_trainer_add(t, text, strlen(text));
+    Bpe *tok = bpe_trainer_finish(t, &e);
+    bpe_trainer_free(t);
+    RS_CHECK(tok);
+    return tok;
+}
+
+// A random `test`-preset model for tok with max_len positions.
+__attribute__((unused)) static Model *tiny_model(const Bpe *tok, int max_len, uint64_t seed, int flags) {
+    Err e = {0};
+    ModelConfig c;
+    RS_CHECK(model_config_preset("test", &c, &e) == 0);
+    c.vocab_size = bpe_vocab_size(tok);
+    c.max_position_embeddings = max_len;
+    Model *m = model_new(&c, flags, &e);
+    RS_CHECK(m);
+    model_init_random(m, seed);
+    return m;
+}
+
+// Save m and tok as a checkpoint folder dir (created).
+__attribute__((unused)) static void tiny_save(const Model *m, const Bpe *tok, const char *dir) {
+    Err e = {0};
+    char *tp = fs_join(dir, "tokenizer.json");
+    RS_CHECK(fs_mkdir_p(dir, &e) == 0 && model_save(m, dir, &e) == 0 && bpe_save(tok, tp, &e) == 0);
+    free(tp);
+}
