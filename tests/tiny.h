@@ -44,3 +44,15 @@ __attribute__((unused)) static void tiny_save(const Model *m, const Bpe *tok, co
     RS_CHECK(fs_mkdir_p(dir, &e) == 0 && model_save(m, dir, &e) == 0 && bpe_save(tok, tp, &e) == 0);
     free(tp);
 }
+
+// 1 when files a and b hold the same bytes (bit-identical resume checks).
+__attribute__((unused)) static int tiny_same_file(const char *a, const char *b) {
+    char *da, *db;
+    size_t na, nb;
+    Err e;
+    if (fs_read_all(a, &da, &na, &e)) return 0;
+    if (fs_read_all(b, &db, &nb, &e)) return free(da), 0;
+    int same = na == nb && memcmp(da, db, na) == 0;
+    free(da), free(db);
+    return same;
+}

@@ -154,16 +154,6 @@ TEST(dynamic_sampling_never_trains_on_equal_or_failed_groups) {
     free(out), free(out2);
 }
 
-static int same_file(const char *a, const char *b) {
-    char *da, *db;
-    size_t na, nb;
-    Err e;
-    if (fs_read_all(a, &da, &na, &e) || fs_read_all(b, &db, &nb, &e)) return 0;
-    int same = na == nb && memcmp(da, db, na) == 0;
-    free(da), free(db);
-    return same;
-}
-
 TEST(resume_is_bit_identical_with_mu_2_and_kl) {
     make_base();
     const char *prompts[4] = {"Say a number", "Name a number", "Give a number", "A number"};
@@ -184,7 +174,7 @@ TEST(resume_is_bit_identical_with_mu_2_and_kl) {
     char pa[700], pb[700];
     snprintf(pa, sizeof pa, "%s/final/model.safetensors", a);
     snprintf(pb, sizeof pb, "%s/final/model.safetensors", b);
-    CHECK_MSG(same_file(pa, pb), "final weights differ after resume");
+    CHECK_MSG(tiny_same_file(pa, pb), "final weights differ after resume");
     cJSON *rows[8];
     int n = read_metrics(a, rows, 8);
     REQUIRE(n == 6);

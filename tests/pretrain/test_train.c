@@ -10,6 +10,7 @@
 #include "train/shards.h"
 #include "pretrain/train.h"
 #include "tests/test.h"
+#include "tests/tiny.h"
 
 // ---------------------------------------------------------------------------
 // A data folder: arithmetic lines, a tokenizer trained on them.
@@ -136,17 +137,6 @@ TEST(tiny_model_learns_and_writes_its_files) {
     free(out);
 }
 
-static int same_file(const char *a, const char *b) {
-    char *da, *db;
-    size_t na, nb;
-    Err e;
-    if (fs_read_all(a, &da, &na, &e) != 0) return 0;
-    if (fs_read_all(b, &db, &nb, &e) != 0) return free(da), 0;
-    int same = na == nb && memcmp(da, db, na) == 0;
-    free(da), free(db);
-    return same;
-}
-
 TEST(resume_is_bit_identical) {
     // Straight: 12 steps with checkpoints every 5. Resumed: from step 5 to 12.
     char *a = xstrdup(test_path("straight")), *b = xstrdup(test_path("resumed"));
@@ -186,10 +176,10 @@ TEST(resume_is_bit_identical) {
     char fa[700], fb[700];
     snprintf(fa, sizeof fa, "%s/final/model.safetensors", a);
     snprintf(fb, sizeof fb, "%s/final/model.safetensors", b);
-    CHECK_MSG(same_file(fa, fb), "final weights differ");
+    CHECK_MSG(tiny_same_file(fa, fb), "final weights differ");
     snprintf(fa, sizeof fa, "%s/final/optimizer.safetensors", a);
     snprintf(fb, sizeof fb, "%s/final/optimizer.safetensors", b);
-    CHECK_MSG(same_file(fa, fb), "final optimizer state differs");
+    CHECK_MSG(tiny_same_file(fa, fb), "final optimizer state differs");
 
     // Resumed into the same folder: the steps after the checkpoint are
     // replaced, not repeated, and come out the same.
