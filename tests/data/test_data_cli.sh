@@ -4,13 +4,7 @@
 # several moments never leaves a half-written shard or done list, and a
 # rerun finishes with output identical to an uninterrupted run.
 set -u
-BIN=${REASONER_BIN:-build/reasoner}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-passed=0; failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+source "$(dirname "$0")/../lib.sh"
 
 # --- usage -------------------------------------------------------------------
 "$BIN" data --help > "$T/help" 2>&1
@@ -87,5 +81,4 @@ for pct in 5 30 60 90; do
   check "killed after ${delay}s: no temp files left" '! ls "$out" "$out/work" | grep -q "\.tmp\."'
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

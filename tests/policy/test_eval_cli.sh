@@ -8,19 +8,7 @@
 # without chat tokens in chat mode, a bad farm endpoint.
 #   REASONER_BIN=build/reasoner bash tests/policy/test_eval_cli.sh
 set -u
-R=${REASONER_BIN:-build/reasoner}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-# run NAME WANT_RC CMD...: runs CMD with stdout in $T/out and stderr in $T/err.
-run() { local name=$1 want=$2; shift 2; "$@" >"$T/out" 2>"$T/err"; local rc=$?
-        if [ "$rc" -eq "$want" ]; then ok "$name (exit $rc)"; else bad "$name (exit $rc, want $want)"; sed 's/^/    /' "$T/err" | tail -5; fi; }
-has() { grep -qF -- "$2" "$1"; }
-lines() { wc -l <"$1" | tr -d ' '; }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+source "$(dirname "$0")/../lib.sh"
 
 # ---- fixtures: tokenizer, shards, a tiny checkpoint ----
 "$R" problems gen arith --n 2000 --seed 1 --split train --digits 2 --text -o "$T/arith.jsonl" 2>"$T/err"

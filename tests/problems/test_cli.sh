@@ -4,17 +4,7 @@
 # errors naming file:line:field, --skip-bad counts, atomic output, and a report
 # that is one self-contained HTML file.
 set -u
-R=${REASONER_BIN:-build/reasoner}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-# run NAME WANT_RC CMD...: runs CMD with stdout in $T/out and stderr in $T/err.
-run() { local name=$1 want=$2; shift 2; "$@" >"$T/out" 2>"$T/err"; local rc=$?
-        if [ "$rc" -eq "$want" ]; then ok "$name (exit $rc)"; else bad "$name (exit $rc, want $want)"; sed 's/^/    /' "$T/err" | head -5; fi; }
-has() { grep -qF -- "$2" "$1"; }
+source "$(dirname "$0")/../lib.sh"
 
 cat >"$T/gsm.jsonl" <<'EOF'
 {"question": "Tom has 3 apples and buys 1,200 more. How many?", "answer": "3 + 1200 = <<3+1200=1203>>1203\n#### 1,203"}
@@ -96,5 +86,4 @@ check "no report on failure" [ ! -e "$T/b.html" ]
 run "plot nothing" 2 "$R" plot
 run "plot bad smooth" 2 "$R" plot "$T/runs/r1/metrics.jsonl" --smooth 1.5
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

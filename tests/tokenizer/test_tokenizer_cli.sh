@@ -4,13 +4,7 @@
 # plain and JSONL modes, exit codes and one-line errors on bad input.
 #   REASONER_BIN=build/reasoner bash tests/tokenizer/test_tokenizer_cli.sh
 set -u
-BIN=${REASONER_BIN:-build/reasoner}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-passed=0; failed=0
-ok()   { echo "ok   $1"; passed=$((passed + 1)); }
-bad()  { echo "FAIL $1"; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+source "$(dirname "$0")/../lib.sh"
 
 # A corpus: plain text and the same as JSONL documents.
 for i in $(seq 1 400); do
@@ -64,5 +58,4 @@ printf 'YWJj\n' > "$TMP/bad.tiktoken"
 echo hi | "$BIN" tokenizer encode --tokenizer "$TMP/bad.tiktoken" 2> "$TMP/err"; rc=$?
 check "bad rank file: exit 1 naming the line" '[ $rc -eq 1 ] && grep -q "bad.tiktoken:1: expected .base64 rank." "$TMP/err"'
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
