@@ -393,6 +393,9 @@ static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int ns
 
 // Row r of q (at q + r * ldq) against the keys/values of positions 0..pos0+r,
 // pool rows prow[j]; o (ldo) gets the output. s: scratch of pos0 + nr floats.
+// Built for AVX-512, AVX2 and baseline, picked at load time (the build has
+// no -march): this loop is memory- and latency-bound at decode.
+__attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
 static void attn_rows_direct(const float *q, int ldq, const float *kc, const float *vc, int kvw,
                              const int32_t *prow, float *o, int ldo, int nr, int pos0, int hd, float *s) {
     float scale = 1.0f / sqrtf((float)hd);
