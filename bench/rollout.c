@@ -2,11 +2,14 @@
 // preset (random weights), at batch 1, 8, 32 and 64, and the cost of
 // prefix sharing: G = 16 samples of a 512-token prompt against the prefill
 // of one, and against 16 unshared copies — all measured in the same run.
-//   make build/bench/rollout && build/bench/rollout
+// Each figure is the best of 3 runs (the machine may be shared). The
+// compute limit is 2 * params * tokens/s over the measured sgemm peak.
+//   make build/bench/rollout && build/bench/rollout [--batch B]   (B: only that batch, for profiling)
 #include <stdio.h>
 #include <string.h>
 
 #include "common/base.h"
+#include "model/blas.h"
 #include "model/model.h"
 #include "rollout/rollout.h"
 #include "tokenizer/bpe.h"
@@ -56,7 +59,23 @@ static double run(Model *m, const Bpe *tok, int batch, int n_prompts, int len, i
     return s;
 }
 
-int main(void) {
+// Best of `reps` runs: seconds, and the tokens of one run.
+static double best_run(Model *m, const Bpe *tok, int reps, int batch, int n_prompts, int len, int G, int n_new,
+                       long *tokens) {
+    double best = 1e30;
+    for (int i = 0; i < reps; i++) {
+        double s = run(m, tok, batch, n_prompts, len, G, n_new, tokens);
+        best = s < best ? s : best;
+    }
+    return best;
+}
+
+int main(int argc, char **argv) {
+    int only = argc == 3 && !strcmp(argv[1], "--batch") ? atoi(argv[2]) : 0;
+    if (argc != 1 && only <= 0) {
+        fprintf(stderr, "usage: rollout [--batch B]\n");
+        return 2;
+    }
     Bpe *tok = train_tokenizer(4096);
     Err e = {0};
     ModelConfig cfg;
@@ -66,27 +85,39 @@ int main(void) {
     Model *m = model_new(&cfg, 0, &e);
     RS_CHECK(m);
     model_init_random(m, 1);
+    double params = (double)model_config_num_params(&cfg);
     printf("rollout bench: preset small (C %d, L %d, NH %d, V %d, %.1fM params)\n", cfg.hidden_size,
-           cfg.num_hidden_layers, cfg.num_attention_heads, cfg.vocab_size, model_config_num_params(&cfg) / 1e6);
+           cfg.num_hidden_layers, cfg.num_attention_heads, cfg.vocab_size, params / 1e6);
 
-    // Warm up the allocator and BLAS threads.
+    // Warm up the allocator, the kept KV cache and BLAS threads.
     run(m, tok, 8, 8, 32, 1, 8, NULL);
-    printf("\n%-8s %10s %12s %10s\n", "batch", "sequences", "tokens/s", "vs b=1");
+    if (only) {
+        long toks;
+        double s = run(m, tok, only, only, 32, 1, 256, &toks);
+        printf("batch %d: %.0f tokens/s\n", only, toks / s);
+        model_free(m), bpe_free(tok);
+        return 0;
+    }
+    double peak = model_cpu_peak_flops(0.5);
+    printf("sgemm peak %.1f GFLOP/s (%s kernels); compute limit = 2 x params x tokens/s over it\n", peak / 1e9,
+           model_blas_info()->core);
+    printf("\n%-8s %10s %12s %10s %14s\n", "batch", "sequences", "tokens/s", "vs b=1", "compute limit");
     const int batches[] = {1, 8, 32, 64};
     double tps1 = 0;
     for (int i = 0; i < 4; i++) {
         int b = batches[i], n = b < 4 ? 4 : b;
         long toks;
-        double s = run(m, tok, b, n, 32, 1, 64, &toks);
+        double s = best_run(m, tok, 3, b, n, 32, 1, 64, &toks);
         double tps = toks / s;
         if (b == 1) tps1 = tps;
-        printf("%-8d %10d %12.0f %9.2fx\n", b, n, tps, tps / tps1);
+        printf("%-8d %10d %12.0f %9.2fx %13.1f%%\n", b, n, tps, tps / tps1, 100 * 2 * params * tps / peak);
     }
+    printf("  targets: batch 64 >= 50%% of the compute limit; batch 32 >= 10x batch 1\n");
 
-    // Prefix sharing: one prefill of the prompt, forked into 16 slots.
-    double one = run(m, tok, 16, 1, 512, 1, 1, NULL);
-    double shared = run(m, tok, 16, 1, 512, 16, 1, NULL);
-    double unshared = run(m, tok, 16, 16, 512, 1, 1, NULL);
+    // Prefix sharing: one prefill of the prompt; its 16 slots share its cache rows.
+    double one = best_run(m, tok, 3, 16, 1, 512, 1, 1, NULL);
+    double shared = best_run(m, tok, 3, 16, 1, 512, 16, 1, NULL);
+    double unshared = best_run(m, tok, 3, 16, 16, 512, 1, 1, NULL);
     printf("\nprefix sharing, 512-token prompt, first token only:\n");
     printf("  prefill of one           %8.1f ms\n", one * 1e3);
     printf("  G=16 shared prefix       %8.1f ms  (%.2fx the prefill of one; target < 1.2x)\n", shared * 1e3,

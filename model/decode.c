@@ -14,34 +14,42 @@
 
 // The cache is a pool of rows (one position's keys and values in every
 // layer) shared by the slots, and a table giving each slot's row per
-// position (model/ops.h, attention_decode). A row is referenced by every slot
-// whose table holds it and returns to the free list when the last one lets
-// go, so model_kv_copy shares a prompt's rows instead of copying them. The
-// pool only grows (at most to S * max_len rows): a cache kept across calls
-// (model_kv_cache) allocates and first-touches its memory once.
+// position (model/ops.h, attention_decode). Rows are handed out in blocks of
+// KV_BLOCK consecutive rows (vLLM's pages), so a sequence's keys sit mostly
+// side by side in memory (prefetch-friendly), while the table keeps the op's
+// view one row per position. A block is referenced by every table entry
+// that points into it, plus one while a slot appends into it, and returns to
+// the free list when that count drops to 0: model_kv_copy shares a prompt's
+// rows instead of copying them. The pool only grows: a cache kept across
+// calls (model_kv_cache) allocates and first-touches its memory once.
+#define KV_BLOCK 16
+
 struct KVCache {
     const Model *m;
     int S, max_len, L, kvw;  // kvw = NKV * hd floats per position
-    int cap;                 // pool rows
-    float **k, **v;          // (L) pools, each (cap, kvw), backend memory
+    int nblocks;             // pool blocks (nblocks * KV_BLOCK rows)
+    float **k, **v;          // (L) pools, each (nblocks * KV_BLOCK, kvw), backend memory
     int32_t *table;          // (S, max_len) pool row per position (host)
     int32_t *table_dev;      // the same on the backend
     int *len;                // (S) positions filled per slot
-    int32_t *ref;            // (cap) table entries pointing at each row
-    int32_t *free_rows;      // (cap) stack of rows with ref 0
+    int32_t *ref;            // (nblocks) references to each block
+    int32_t *free_blocks;    // (nblocks) stack of blocks with ref 0
     int nfree;
+    int32_t *next;           // (S) next row of the slot's current block; -1 when none
 };
 
 static void kv_set_shape(KVCache *kv, int n_slots, int max_len) {
     const Model *m = kv->m;
     m->ops->free(m->cx, kv->table_dev);
-    free(kv->table), free(kv->len);
+    free(kv->table), free(kv->len), free(kv->next);
     kv->S = n_slots, kv->max_len = max_len;
     kv->table = xcalloc((size_t)n_slots * max_len, sizeof *kv->table);
     kv->table_dev = m->ops->alloc(m->cx, (size_t)n_slots * max_len * sizeof *kv->table);
     kv->len = xcalloc((size_t)n_slots, sizeof *kv->len);
-    kv->nfree = kv->cap;  // every row free
-    for (int r = 0; r < kv->cap; r++) kv->free_rows[r] = kv->cap - 1 - r, kv->ref[r] = 0;
+    kv->next = xmalloc((size_t)n_slots * sizeof *kv->next);
+    for (int i = 0; i < n_slots; i++) kv->next[i] = -1;
+    kv->nfree = kv->nblocks;  // every block free
+    for (int b = 0; b < kv->nblocks; b++) kv->free_blocks[b] = kv->nblocks - 1 - b, kv->ref[b] = 0;
 }
 
 static int kv_check_shape(const Model *m, int n_slots, int max_len, Err *e) {
@@ -70,7 +78,8 @@ void model_kv_free(KVCache *kv) {
     const Model *m = kv->m;
     for (int l = 0; l < kv->L; l++) m->ops->free(m->cx, kv->k[l]), m->ops->free(m->cx, kv->v[l]);
     m->ops->free(m->cx, kv->table_dev);
-    free(kv->k), free(kv->v), free(kv->table), free(kv->len), free(kv->ref), free(kv->free_rows);
+    free(kv->k), free(kv->v), free(kv->table), free(kv->len), free(kv->ref), free(kv->free_blocks);
+    free(kv->next);
     free(kv);
 }
 
@@ -87,15 +96,26 @@ int model_kv_len(const KVCache *kv, int slot) {
     RS_CHECK(slot >= 0 && slot < kv->S);
     return kv->len[slot];
 }
-int model_kv_pool_rows(const KVCache *kv) { return kv->cap; }
-int model_kv_rows_in_use(const KVCache *kv) { return kv->cap - kv->nfree; }
+int model_kv_pool_rows(const KVCache *kv) { return kv->nblocks * KV_BLOCK; }
+int model_kv_rows_in_use(const KVCache *kv) { return (kv->nblocks - kv->nfree) * KV_BLOCK; }
+
+static void block_unref(KVCache *kv, int32_t b) {
+    RS_CHECK(kv->ref[b] > 0);
+    if (--kv->ref[b] == 0) kv->free_blocks[kv->nfree++] = b;
+}
+
+// The slot stops appending into its current block.
+static void drop_block(KVCache *kv, int slot) {
+    if (kv->next[slot] >= 0) block_unref(kv, (kv->next[slot] - 1) / KV_BLOCK);
+    kv->next[slot] = -1;
+}
 
 void model_kv_reset(KVCache *kv, int slot) { model_kv_truncate(kv, slot, 0); }
 void model_kv_truncate(KVCache *kv, int slot, int len) {
     RS_CHECK(slot >= 0 && slot < kv->S && len >= 0 && len <= kv->len[slot]);
     int32_t *t = kv->table + (size_t)slot * kv->max_len;
-    for (int p = len; p < kv->len[slot]; p++)
-        if (--kv->ref[t[p]] == 0) kv->free_rows[kv->nfree++] = t[p];
+    if (len < kv->len[slot]) drop_block(kv, slot);  // its rows past len are not reused
+    for (int p = len; p < kv->len[slot]; p++) block_unref(kv, t[p] / KV_BLOCK);
     kv->len[slot] = len;
 }
 
@@ -109,32 +129,49 @@ void model_kv_copy(KVCache *kv, int dst, int src) {
     RS_CHECK(dst >= 0 && dst < kv->S && src >= 0 && src < kv->S);
     if (dst == src) return;
     model_kv_reset(kv, dst);
+    drop_block(kv, dst);  // dst appends into blocks of its own
     const int32_t *s = kv->table + (size_t)src * kv->max_len;
     int32_t *d = kv->table + (size_t)dst * kv->max_len;
-    for (int p = 0; p < kv->len[src]; p++) kv->ref[d[p] = s[p]]++;
+    for (int p = 0; p < kv->len[src]; p++) kv->ref[(d[p] = s[p]) / KV_BLOCK]++;
     kv->len[dst] = kv->len[src];
     table_sync(kv, dst, 0, kv->len[dst]);
 }
 
-// Make room for n more rows: grow every layer's pool (copying the rows in
-// use) to at least double its size, at most S * max_len rows.
+// Make room for n more free blocks: grow every layer's pool (copying the
+// rows in use) to at least double its size.
 static void kv_reserve(KVCache *kv, int n) {
     if (kv->nfree >= n) return;
     const Model *m = kv->m;
-    int64_t need = (int64_t)kv->cap - kv->nfree + n, most = (int64_t)kv->S * kv->max_len;
-    int64_t cap = RS_MAX(need, RS_MIN(most, RS_MAX((int64_t)2 * kv->cap, (int64_t)256)));
-    RS_CHECK(need <= most && cap <= INT32_MAX);
-    size_t old_b = (size_t)kv->cap * kv->kvw * sizeof(float), new_b = (size_t)cap * kv->kvw * sizeof(float);
+    int64_t need = (int64_t)kv->nblocks - kv->nfree + n;
+    int64_t nb = RS_MAX(need, RS_MAX((int64_t)2 * kv->nblocks, (int64_t)16));
+    RS_CHECK(nb * KV_BLOCK <= INT32_MAX);
+    size_t row_b = (size_t)kv->kvw * sizeof(float);
+    size_t old_b = (size_t)kv->nblocks * KV_BLOCK * row_b, new_b = (size_t)nb * KV_BLOCK * row_b;
     for (int l = 0; l < kv->L; l++) {
         float *k = m->ops->alloc(m->cx, new_b), *v = m->ops->alloc(m->cx, new_b);
-        if (kv->cap) m->ops->copy(m->cx, k, kv->k[l], old_b), m->ops->copy(m->cx, v, kv->v[l], old_b);
+        if (kv->nblocks) m->ops->copy(m->cx, k, kv->k[l], old_b), m->ops->copy(m->cx, v, kv->v[l], old_b);
         m->ops->free(m->cx, kv->k[l]), m->ops->free(m->cx, kv->v[l]);
         kv->k[l] = k, kv->v[l] = v;
     }
-    kv->ref = xrealloc(kv->ref, (size_t)cap * sizeof *kv->ref);
-    kv->free_rows = xrealloc(kv->free_rows, (size_t)cap * sizeof *kv->free_rows);
-    for (int64_t r = cap - 1; r >= kv->cap; r--) kv->ref[r] = 0, kv->free_rows[kv->nfree++] = (int32_t)r;
-    kv->cap = (int)cap;
+    kv->ref = xrealloc(kv->ref, (size_t)nb * sizeof *kv->ref);
+    kv->free_blocks = xrealloc(kv->free_blocks, (size_t)nb * sizeof *kv->free_blocks);
+    for (int64_t b = nb - 1; b >= kv->nblocks; b--) kv->ref[b] = 0, kv->free_blocks[kv->nfree++] = (int32_t)b;
+    kv->nblocks = (int)nb;
+}
+
+// The next row for a slot: the next one of its current block, or the first
+// of a fresh block (kv_reserve made sure there is one).
+static int32_t take_row(KVCache *kv, int slot) {
+    if (kv->next[slot] < 0 || kv->next[slot] % KV_BLOCK == 0) {
+        drop_block(kv, slot);
+        RS_CHECK(kv->nfree > 0);
+        int32_t b = kv->free_blocks[--kv->nfree];
+        kv->ref[b] = 1;  // the slot's hold while it appends
+        kv->next[slot] = b * KV_BLOCK;
+    }
+    int32_t r = kv->next[slot]++;
+    kv->ref[r / KV_BLOCK]++;
+    return r;
 }
 
 // ---------------------------------------------------------------------------
@@ -196,7 +233,9 @@ static int check_decode(const Model *m, const KVCache *kv, int n, const int *slo
 // segment per sequence, uploaded.
 static void upload_index(Model *m, KVCache *kv, const InferBufs *b, int n, const int *slots,
                          const int *ntok, const int32_t *tokens, int N) {
-    kv_reserve(kv, N);
+    int blocks = 0;  // at most one fresh block per KV_BLOCK new tokens of a sequence
+    for (int i = 0; i < n; i++) blocks += (ntok[i] + KV_BLOCK - 1) / KV_BLOCK;
+    kv_reserve(kv, blocks);
     int32_t *h = xmalloc((size_t)(3 * N + 4 * n) * sizeof *h), *pos = h + N, *row = pos + N, *seg = row + N;
     memcpy(h, tokens, (size_t)N * sizeof *h);
     for (int i = 0, r = 0; i < n; i++) {
@@ -204,8 +243,7 @@ static void upload_index(Model *m, KVCache *kv, const InferBufs *b, int n, const
         int32_t *t = kv->table + (size_t)s * kv->max_len;
         seg[i] = s, seg[n + i] = len, seg[2 * n + i] = r, seg[3 * n + i] = ntok[i];
         for (int j = 0; j < ntok[i]; j++, r++) {
-            int32_t pr = kv->free_rows[--kv->nfree];
-            kv->ref[pr] = 1;
+            int32_t pr = take_row(kv, s);
             t[len + j] = pr;
             pos[r] = len + j, row[r] = pr;
         }

@@ -398,6 +398,10 @@ static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int ns
 
 // Row r of q (at q + r * ldq) against the keys/values of positions 0..pos0+r,
 // pool rows prow[j]; o (ldo) gets the output. s: scratch of pos0 + nr floats.
+// Built for AVX-512, AVX2 and baseline, picked at load time (the build has
+// no -march): this loop is memory- and latency-bound at decode.
+// (Clones by feature, not "arch=": the resolver would check the CPU model.)
+__attribute__((target_clones("avx512f", "avx2", "default")))
 static void attn_rows_direct(const float *q, int ldq, const float *kc, const float *vc, int kvw,
                              const int32_t *prow, float *o, int ldo, int nr, int pos0, int hd, float *s) {
     float scale = 1.0f / sqrtf((float)hd);
@@ -407,6 +411,7 @@ static void attn_rows_direct(const float *q, int ldq, const float *kc, const flo
         float mx = -INFINITY;
         for (int j = 0; j < n; j++) {
             const float *k = kc + (size_t)prow[j] * kvw;
+            if (j + 8 < n) __builtin_prefetch(kc + (size_t)prow[j + 8] * kvw);  // rows jump between blocks
             float d = 0;
 #pragma omp simd reduction(+ : d)
             for (int c = 0; c < hd; c++) d += qr[c] * k[c];
@@ -419,6 +424,7 @@ static void attn_rows_direct(const float *q, int ldq, const float *kc, const flo
         for (int c = 0; c < hd; c++) orow[c] = 0;
         for (int j = 0; j < n; j++) {
             const float *v = vc + (size_t)prow[j] * kvw;
+            if (j + 8 < n) __builtin_prefetch(vc + (size_t)prow[j + 8] * kvw);
             float p = s[j] * inv;
 #pragma omp simd
             for (int c = 0; c < hd; c++) orow[c] += p * v[c];
