@@ -42,7 +42,7 @@ static void make_base(void) {
     g_base = dir;
 }
 
-static const char *problems_file(const char *name, const char *const *prompts, int n) {
+static char *problems_file(const char *name, const char *const *prompts, int n) {
     char *path = xstrdup(test_path(name));
     FILE *f = fopen(path, "w");
     RS_CHECK(f);
@@ -89,7 +89,7 @@ static int read_metrics(const char *out, cJSON **lines, int max) {
 TEST(reward_rises_and_the_first_ratio_is_exactly_one) {
     make_base();
     const char *prompts[4] = {"Say a number", "Name a number", "Give a number", "A number"};
-    const char *pf = problems_file("digits.jsonl", prompts, 64);
+    char *pf = problems_file("digits.jsonl", prompts, 64);
     char *out = xstrdup(test_path("rl"));
     RlConfig c = tiny(pf, out);
     RlResult r;
@@ -114,14 +114,14 @@ TEST(reward_rises_and_the_first_ratio_is_exactly_one) {
               cJSON_GetObjectItem(rows[i], "grade_overlap") && cJSON_GetObjectItem(rows[i], "grad_norm"));
     }
     for (int i = 0; i < n; i++) cJSON_Delete(rows[i]);
-    free(out);
+    free(out), free(pf);
 }
 
 TEST(dynamic_sampling_never_trains_on_equal_or_failed_groups) {
     make_base();
     // A quarter of the prompts are always right (equal rewards), a quarter fail to grade.
     const char *prompts[4] = {"Say a number", "always fine", "broken grader", "A number"};
-    const char *pf = problems_file("mixed.jsonl", prompts, 64);
+    char *pf = problems_file("mixed.jsonl", prompts, 64);
     char *out = xstrdup(test_path("rl_dyn"));
     RlConfig c = tiny(pf, out);
     c.steps = 6, c.dynamic_sampling = 1;
@@ -151,13 +151,13 @@ TEST(dynamic_sampling_never_trains_on_equal_or_failed_groups) {
     REQUIRE(n == 2);
     CHECK_EQ(json_opt_int(rows[0], "groups_trained", 0), 4 - json_opt_int(rows[0], "groups_failed", 0));
     for (int i = 0; i < n; i++) cJSON_Delete(rows[i]);
-    free(out), free(out2);
+    free(out), free(out2), free(pf);
 }
 
 TEST(resume_is_bit_identical_with_mu_2_and_kl) {
     make_base();
     const char *prompts[4] = {"Say a number", "Name a number", "Give a number", "A number"};
-    const char *pf = problems_file("digits_r.jsonl", prompts, 16);
+    char *pf = problems_file("digits_r.jsonl", prompts, 16);
     char *a = xstrdup(test_path("rl_a")), *b = xstrdup(test_path("rl_b"));
     RlConfig c = tiny(pf, a);
     c.steps = 6, c.save_every = 3, c.mu = 2, c.minibatch = 16, c.beta = 0.05;
@@ -182,13 +182,13 @@ TEST(resume_is_bit_identical_with_mu_2_and_kl) {
     // With mu 2 the second pass sees ratios away from 1 (old log-probs were kept).
     CHECK(json_opt_num(rows[5], "ratio_max_dev", 0) > 0);
     for (int i = 0; i < n; i++) cJSON_Delete(rows[i]);
-    free(a), free(b);
+    free(a), free(b), free(pf);
 }
 
 TEST(rft_and_bad_options) {
     make_base();
     const char *prompts[4] = {"Say a number", "Name a number", "Give a number", "A number"};
-    const char *pf = problems_file("digits_rft.jsonl", prompts, 16);
+    char *pf = problems_file("digits_rft.jsonl", prompts, 16);
     char *out = xstrdup(test_path("rft"));
     RlConfig c = tiny(pf, out);
     c.steps = 3, c.algo = "rft";
@@ -206,7 +206,10 @@ TEST(rft_and_bad_options) {
     bad = tiny(pf, out), bad.overlong = "9:3";
     CHECK_EQ(rl_run(&bad, &r, &e), -1);
     CHECK_CONTAINS(e.msg, "--overlong-penalty");
-    free(out);
+    free(out), free(pf);
 }
 
-TEST(teardown) { verifier_set_free(g_vs); }
+TEST(teardown) {
+    verifier_set_free(g_vs);
+    free((char *)g_base);
+}
