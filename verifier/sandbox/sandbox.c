@@ -766,7 +766,7 @@ static int judge_isolation(Sandbox *s, Err *e) {
     int rc = 0;
     if (first) {
         snprintf(s->isolation, sizeof s->isolation, "weak:%s", b.data);
-        rc = err_set(e, "sandbox: the full jail cannot be built here: no %s (%s). To get it: %s. Or accept a "
+        rc = err_set(e, "sandbox: the full jail cannot be built here: missing %s (%s). To get it: %s. Or accept a "
                         "weaker sandbox, at the risk of a program reaching the host (its verdicts say "
                         "\"isolation\": \"%s\"): --allow-weak-sandbox (%s=1)",
                      first, why && *why ? why : "refused", how, s->isolation, SBX_ALLOW_WEAK_ENV);

@@ -389,10 +389,17 @@ static int find_program(const char *prog) {
     return err;
 }
 
-// Open the program at SBX_EXEC_FD, close-on-exec. Returns 0 or -errno.
-static int open_program(const SbxPlan *p) {
-    int fd = find_program(p->run->argv[0]);
-    if (fd < 0) return fd;
+// What the one exec runs: the program, or a script's interpreter with the
+// script as its argument (the kernel cannot run a script from a
+// close-on-exec descriptor). Lives in program_main's frame.
+typedef struct ExecArgs {
+    char head[256];           // the script's first line
+    const char *argv[64];
+    const char *const *use;  // run->argv or argv
+} ExecArgs;
+
+// Put fd at SBX_EXEC_FD (close-on-exec) and close it. Returns 0 or -errno.
+static int place_exec_fd(int fd) {
     // The descriptor must be above the program's RLIMIT_NOFILE: raise our
     // soft limit to reach it (the program's limits come later).
     struct rlimit rl;
@@ -405,63 +412,51 @@ static int open_program(const SbxPlan *p) {
     return rc;
 }
 
-// exec through SBX_EXEC_FD, the one exec the filter allows. A script
-// ("#!interp arg") is exec'd as the kernel would, through its interpreter:
-// the kernel cannot run a script from a close-on-exec descriptor.
-static void exec_program(const SbxPlan *p) {
+// Open what the exec will run at SBX_EXEC_FD and fill x. Returns 0 or -errno.
+static int prepare_exec(const SbxPlan *p, ExecArgs *x) {
     const char *const *argv = p->run->argv;
-    char head[256];
-    ssize_t n = pread(SBX_EXEC_FD, head, sizeof head - 1, 0);  // fails on an O_PATH fd: not a script then
-    if (n > 2 && head[0] == '#' && head[1] == '!') {
-        head[n] = '\0';
-        char *q = head + 2, *end = strchr(q, '\n');
-        if (!end) {
-            errno = ENOEXEC;
-            return;
-        }
-        *end = '\0';
+    x->use = argv;
+    int fd = find_program(argv[0]);
+    if (fd < 0) return fd;
+    ssize_t n = pread(fd, x->head, sizeof x->head - 1, 0);  // fails on an O_PATH fd: not a script then
+    if (n <= 2 || x->head[0] != '#' || x->head[1] != '!') return place_exec_fd(fd);
+    close(fd);
+    x->head[n] = '\0';
+    char *q = x->head + 2, *end = strchr(q, '\n');
+    if (!end) return -ENOEXEC;
+    *end = '\0';
+    while (*q == ' ' || *q == '\t') q++;
+    char *interp = q;
+    while (*q && *q != ' ' && *q != '\t') q++;
+    char *arg = NULL;
+    if (*q) {
+        *q++ = '\0';
         while (*q == ' ' || *q == '\t') q++;
-        char *interp = q;
-        while (*q && *q != ' ' && *q != '\t') q++;
-        char *arg = NULL;
-        if (*q) {
-            *q++ = '\0';
-            while (*q == ' ' || *q == '\t') q++;
-            if (*q) arg = q;
-            for (char *t = end - 1; arg && t > arg && (*t == ' ' || *t == '\t'); t--) *t = '\0';
-        }
-        // "#!/usr/bin/env NAME": env would exec NAME, a second exec; find it here.
-        size_t il = strlen(interp);
-        int ifd = -1;
-        if (arg && arg[0] != '-' && !strchr(arg, ' ') && il >= 4 && strcmp(interp + il - 4, "/env") == 0) {
-            ifd = find_program(arg);
-            interp = arg, arg = NULL;
-        } else {
-            ifd = open_exec(interp);
-        }
-        if (ifd < 0) {
-            errno = -ifd;
-            return;
-        }
-        const char *nargv[64];
-        int k = 0;
-        nargv[k++] = interp;
-        if (arg) nargv[k++] = arg;
-        for (int i = 0; argv[i]; i++) {
-            if (k >= 63) {
-                errno = E2BIG;
-                return;
-            }
-            nargv[k++] = argv[i];
-        }
-        nargv[k] = NULL;
-        int rc = dup3(ifd, SBX_EXEC_FD, O_CLOEXEC);
-        close(ifd);
-        if (rc < 0) return;
-        syscall(SYS_execveat, SBX_EXEC_FD, "", (char *const *)nargv, p->envp, AT_EMPTY_PATH);
-        return;
+        if (*q) arg = q;
+        for (char *t = end - 1; arg && t > arg && (*t == ' ' || *t == '\t'); t--) *t = '\0';
     }
-    syscall(SYS_execveat, SBX_EXEC_FD, "", (char *const *)argv, p->envp, AT_EMPTY_PATH);
+    // "#!/usr/bin/env NAME": env would exec NAME, a second exec; find it here.
+    size_t il = strlen(interp);
+    if (arg && arg[0] != '-' && !strchr(arg, ' ') && il >= 4 && strcmp(interp + il - 4, "/env") == 0) {
+        fd = find_program(arg);
+        interp = arg, arg = NULL;
+    } else {
+        fd = open_exec(interp);
+    }
+    if (fd < 0) return fd;
+    int k = 0;
+    x->argv[k++] = interp;
+    if (arg) x->argv[k++] = arg;
+    for (int i = 0; argv[i]; i++) {
+        if (k >= 63) {
+            close(fd);
+            return -E2BIG;
+        }
+        x->argv[k++] = argv[i];
+    }
+    x->argv[k] = NULL;
+    x->use = x->argv;
+    return place_exec_fd(fd);
 }
 
 static _Noreturn void program_main(const SbxPlan *p) {
@@ -480,7 +475,8 @@ static _Noreturn void program_main(const SbxPlan *p) {
     }
     syscall(SYS_close_range, first_free, FD_STATUS - 1, 0);
     syscall(SYS_close_range, FD_STATUS + 1, ~0u, 0);
-    int rc = open_program(p);
+    ExecArgs x;
+    int rc = prepare_exec(p, &x);
     if (rc < 0) fail(SBX_ST_EXEC, -rc, -1);
     setpgid(0, 0);
     // Default dispositions and an empty mask, whatever the caller had
@@ -500,6 +496,7 @@ static _Noreturn void program_main(const SbxPlan *p) {
     }
     struct sock_fprog prog = {.len = p->s->bpf_len[p->filter], .filter = p->s->bpf[p->filter]};
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) fail(SBX_ST_SECCOMP, errno, -1);
-    exec_program(p);
+    // The one exec the filter allows (sandbox_filter.c).
+    syscall(SYS_execveat, SBX_EXEC_FD, "", (char *const *)x.use, p->envp, AT_EMPTY_PATH);
     fail(SBX_ST_EXEC, errno, -1);
 }
