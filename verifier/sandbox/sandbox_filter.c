@@ -48,7 +48,7 @@
 static const char *const allowed_syscalls[] = {
     // file descriptors and I/O
     "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
-    "pwritev2", "lseek", "close", "close_range", "dup", "dup2", "dup3", "fcntl", "pipe", "pipe2",
+    "pwritev2", "lseek", "close", "close_range", "dup", "dup2", "dup3", "pipe", "pipe2",
     "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl",
     "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "sendfile", "splice", "tee",
     "copy_file_range", "fsync", "fdatasync", "ftruncate", "truncate", "fallocate", "fadvise64",
@@ -96,6 +96,13 @@ static const char *const never_syscalls[] = {
     "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot",
     "swapon", "swapoff", "acct", "quotactl", "pidfd_getfd", "seccomp", "iopl", "ioperm",
 };
+
+// Calls allowed only under argument checks (add_special_rules,
+// add_profile_rules): never in the plain allowlist, where the check would be
+// moot. Checked when the filter is built.
+static const char *const conditional_syscalls[] = {
+    "clone", "fork", "vfork", "execve", "execveat", "kill", "tkill", "tgkill", "prctl", "fcntl", "ioctl",
+    "prlimit64", "sched_setaffinity", "setpriority", "socket", "socketpair", "clone3", "setsid", "setpgid"};
 
 // ioctl requests a program may make: terminal queries (isatty), and fd
 // flags. TIOCSTI (inject input into a terminal) and everything else kill.
@@ -256,8 +263,10 @@ static int build_one(Sandbox *s, int profile, Err *e) {
 }
 
 int sbx_filter_build(Sandbox *s, Err *e) {
-    for (size_t i = 0; i < RS_ARRAY_LEN(allowed_syscalls); i++)
+    for (size_t i = 0; i < RS_ARRAY_LEN(allowed_syscalls); i++) {
         RS_CHECK(!in_list(allowed_syscalls[i], never_syscalls, RS_ARRAY_LEN(never_syscalls)));
+        RS_CHECK(!in_list(allowed_syscalls[i], conditional_syscalls, RS_ARRAY_LEN(conditional_syscalls)));
+    }
     for (int p = 0; p < SBX_FILTER_COUNT; p++)
         if (build_one(s, p, e) != 0) return -1;
     return 0;
