@@ -355,6 +355,68 @@ static void *kill_broker_midway(void *arg) {
     return NULL;
 }
 
+// Bad input to the code verifier through a farm: a 10 MB response, NUL
+// bytes, invalid UTF-8 (raw, not JSON-escaped), a solution that floods
+// stdout, one that floods the function harness's channel. Each gets a
+// verdict (wrong or an error) in bounded time, and the farm still grades a
+// good job afterwards.
+TEST(bad_input_gets_a_verdict_and_the_farm_keeps_serving) {
+    VerifierSet *probe = verifier_set_new();
+    int has_code = verifier_set_find(probe, "code") != NULL;
+    verifier_set_free(probe);
+    if (!has_code) SKIP("verifier code not built");
+    Err e;
+    FarmClient *c = farm_client_new("local:2", NULL, &e);
+    REQUIRE(c);
+    const char *stdio = "{\"language\":\"python\",\"tests\":[{\"stdin\":\"21\\n\",\"stdout\":\"42\\n\"}]}";
+    const char *he = "{\"prompt\":\"def f(x):\\n    pass\\n\",\"entry_point\":\"f\","
+                     "\"test\":\"def check(candidate):\\n    assert candidate(2) == 4\\n\"}";
+    size_t big = 10u << 20;
+    char *huge = xmalloc(big + 1);
+    memset(huge, 'x', big);
+    memcpy(huge, "```python\nprint(42)\n#", 21);
+    huge[big] = '\0';
+    cJSON *jobs[5];
+    jobs[0] = make_job("huge", "code", stdio);
+    cJSON_ReplaceItemInObject(jobs[0], "response", cJSON_CreateString(huge));
+    jobs[1] = make_job("nul", "code", stdio);
+    cJSON_ReplaceItemInObject(jobs[1], "response", cJSON_CreateString("```python\nprint('a\\0b')\n```"));
+    jobs[2] = make_job("flood", "code", stdio);
+    cJSON_ReplaceItemInObject(jobs[2], "response", cJSON_CreateString("```python\nwhile True: print('x' * 4096)\n```"));
+    jobs[3] = make_job("rpcflood", "code", he);
+    cJSON_ReplaceItemInObject(jobs[3], "response",
+                              cJSON_CreateString("```python\nimport os\ndef f(x):\n    return 'y' * (200 << 20)\n```"));
+    jobs[4] = make_job("nulsrc", "code", he);
+    cJSON_ReplaceItemInObject(jobs[4], "response", cJSON_CreateString("```python\ndef f(x):\n    return x * 2\x01\n```"));
+    for (int i = 0; i < 5; i++) cJSON_AddItemToObject(jobs[i], "limits", cJSON_Parse("{\"time_s\":5,\"memory_mb\":256}"));
+    free(huge);
+    double t0 = rs_now();
+    REQUIRE(submit_free(c, jobs, 5) == 0);
+    // A NUL inside the raw bytes, and bytes that are not UTF-8.
+    static const char raw[] = "{\"id\":\"utf8\",\"verifier\":\"code\",\"response\":\"```python\\nprint('\xff\xfe\xc3\x28')\\n```\","
+                              "\"problem\":{\"language\":\"python\",\"tests\":[{\"stdin\":\"\",\"stdout\":\"1\\n\"}]}}";
+    REQUIRE(farm_submit_raw(c, raw, sizeof raw - 1, &e) == 0);
+    static const char nulraw[] = "{\"id\":\"nulraw\",\"verifier\":\"code\",\"response\":\"x\0y\",\"problem\":{}}";
+    REQUIRE(farm_submit_raw(c, nulraw, sizeof nulraw - 1, &e) == 0);
+    cJSON *r[7];
+    CHECK_EQ(farm_collect(c, 120, r, &e), 0);
+    CHECK_MSG(rs_now() - t0 < 90, "bad input took %.0f s", rs_now() - t0);
+    for (int i = 0; i < 7; i++) {
+        const char *st = json_opt_str(r[i], "status", "");
+        printf("  %-8s %-14s %.90s\n", json_opt_str(r[i], "id", "?"), st, json_opt_str(r[i], "detail", ""));
+        CHECK_MSG(strcmp(st, "correct") != 0 && *st, "job %d: %s (%s)", i, st, json_opt_str(r[i], "detail", ""));
+    }
+    CHECK_STR_EQ(json_opt_str(r[2], "status", ""), "output_limit");
+    free_results(r, 7);
+    cJSON *good[1] = {make_job("good", "code", stdio)};
+    cJSON_ReplaceItemInObject(good[0], "response", cJSON_CreateString("```python\nprint(int(input()) * 2)\n```"));
+    REQUIRE(submit_free(c, good, 1) == 0);
+    CHECK_EQ(farm_collect(c, 60, r, &e), 0);
+    CHECK_STR_EQ(json_opt_str(r[0], "status", ""), "correct");
+    free_results(r, 1);
+    farm_client_free(c);
+}
+
 TEST(kill9_of_a_worker_mid_batch_loses_no_job_and_duplicates_none) {
     VerifierSet *vs = test_set();
     Err e;
