@@ -219,6 +219,9 @@ static const char server_py[] =
     "import os, sys, json\n"
     "def _serve():\n"
     "    sys.set_int_max_str_digits(0)\n"
+    "    # Started without site (-I -S, for speed): the system's packages by hand.\n"
+    "    v = 'python%d.%d' % sys.version_info[:2]\n"
+    "    sys.path += ['/usr/local/lib/%s/dist-packages' % v, '/usr/lib/python3/dist-packages', '/usr/lib/%s/dist-packages' % v]\n"
     "    job = json.loads(sys.stdin.buffer.read())\n"
     "    fd = os.open(os.devnull, os.O_RDONLY); os.dup2(fd, 0); os.close(fd)\n"
     "    rd = os.fdopen(4, 'rb'); wfd = 5\n"
@@ -613,7 +616,7 @@ static int run_functions(const Sandbox *s, const VerifyJob *job, const char *pro
     }
     int sol_fds[] = {calls[0], answers[1]}, test_fds[] = {answers[0], calls[1]};
     SbxLimits lim = job_limits(job);
-    static const char *const sol_argv[] = {PYTHON, "-s", "-B", "-c", server_py, NULL};
+    static const char *const sol_argv[] = {PYTHON, "-I", "-S", "-B", "-c", server_py, NULL};
     static const char *const test_argv[] = {PYTHON, "-I", "-S", "-B", "-c", tests_py, NULL};
     SolutionRun *sr = xcalloc(1, sizeof *sr);
     sr->s = s;
