@@ -28,26 +28,28 @@ static int grade_noop(const Verifier *self, const VerifyJob *job, VerifyResult *
     return 0;
 }
 
-static const char *math_cases[][2] = {
-    {"so the total is \\boxed{\\frac{1}{2}}", "0.5"},
-    {"She pays 1,234 dollars.\n#### 1,234", "1234"},
-    {"The answer is $3\\sqrt{2}$.", "\\sqrt{18}"},
-    {"Solving, x = 3.", "3"},
-    {"\\boxed{(1, 2)}", "(1,2)"},
-    {"the roots are \\boxed{2, -1}", "\\{-1, 2\\}"},
-    {"\\boxed{[0, \\infty)}", "[0,\\infty)"},
-    {"we get \\boxed{2\\pi r^2 + 1}", "1 + 2 r^2 \\pi"},
-    {"**42**", "42"},
-    {"\\boxed{1 - 1/e}", "1 + 1/e"},
-    {"it is \\boxed{50\\%}", "0.5"},
-    {"\\boxed{\\text{Evelyn}}", "evelyn"},
+// {response, gold, the verdict a correct verifier gives}: a job counts as a
+// success only when its verdict is the expected one.
+static const char *math_cases[][3] = {
+    {"so the total is \\boxed{\\frac{1}{2}}", "0.5", "correct"},
+    {"She pays 1,234 dollars.\n#### 1,234", "1234", "correct"},
+    {"The answer is $3\\sqrt{2}$.", "\\sqrt{18}", "correct"},
+    {"Solving, x = 3.", "3", "correct"},
+    {"\\boxed{(1, 2)}", "(1,2)", "correct"},
+    {"the roots are \\boxed{2, -1}", "\\{-1, 2\\}", "correct"},
+    {"\\boxed{[0, \\infty)}", "[0,\\infty)", "correct"},
+    {"we get \\boxed{2\\pi r^2 + 1}", "1 + 2 r^2 \\pi", "correct"},
+    {"**42**", "42", "correct"},
+    {"\\boxed{1 - 1/e}", "1 + 1/e", "wrong"},
+    {"it is \\boxed{50\\%}", "0.5", "correct"},
+    {"\\boxed{\\text{Evelyn}}", "evelyn", "correct"},
 };
 
 static cJSON *math_job(int i) {
     const char **c = math_cases[i % (int)RS_ARRAY_LEN(math_cases)];
     cJSON *j = cJSON_CreateObject();
-    char id[32];
-    snprintf(id, sizeof id, "m%d", i);
+    char id[48];
+    snprintf(id, sizeof id, "%s/m%d", c[2], i);  // the expected verdict, then a number (see expected_status)
     cJSON_AddStringToObject(j, "id", id);
     cJSON_AddStringToObject(j, "verifier", "math");
     cJSON_AddStringToObject(j, "response", c[0]);
@@ -65,7 +67,7 @@ static cJSON *math_job(int i) {
 typedef struct Rate {
     double per_s;   // jobs per wall-clock second
     double cpu_ms;  // CPU milliseconds per job
-    int bad;        // jobs that came back as errors (or wrong, for bare runs)
+    int bad;        // jobs whose verdict is not the expected one
 } Rate;
 
 static double cpu_s(void) {
@@ -86,7 +88,18 @@ static void reap_all(void) {
     }
 }
 
-// Grade n jobs from make(i) through a farm.
+// The verdict a job must get: its id is "EXPECTED/..." (made here, so a
+// worker's answer cannot choose what it is compared with).
+static void expected_status(const cJSON *job, char out[16]) {
+    const char *id = json_opt_str(job, "id", "");
+    size_t n = strcspn(id, "/");
+    RS_CHECK(n > 0 && n < 16 && id[n] == '/');
+    memcpy(out, id, n);
+    out[n] = '\0';
+}
+
+// Grade n jobs from make(i) through a farm; a job counts as done right only
+// when its verdict is the one expected_status names.
 static Rate farm_run(const char *endpoint, const VerifierSet *vs, int n, cJSON *(*make)(int)) {
     Rate r = {0};
     Err e;
@@ -104,19 +117,22 @@ static Rate farm_run(const char *endpoint, const VerifierSet *vs, int n, cJSON *
     farm_collect(c, 60, &r0, &e);
     cJSON_Delete(r0);
     cJSON **res = xcalloc((size_t)n, sizeof *res);
+    char (*want)[16] = xcalloc((size_t)n, sizeof *want);
     double t0 = rs_now();
     for (int i = 0; i < n; i++) {
         cJSON *j = make(i);
+        expected_status(j, want[i]);
         farm_submit(c, &j, 1, &e);
         cJSON_Delete(j);
     }
     int expired = farm_collect(c, 600, res, &e);
     double dt = rs_now() - t0;
     for (int i = 0; i < n; i++) {
-        r.bad += strcmp(json_opt_str(res[i], "status", ""), "error") == 0;
+        r.bad += strcmp(json_opt_str(res[i], "status", ""), want[i]) != 0;
         cJSON_Delete(res[i]);
     }
     free(res);
+    free(want);
     farm_client_free(c);
     reap_all();
     r.per_s = expired < 0 ? 0 : n / dt;
@@ -145,6 +161,9 @@ static double math_in_process(const VerifierSet *vs, int n) {
 
 static cJSON *noop_job(int i) {
     cJSON *j = math_job(i);
+    char id[32];
+    snprintf(id, sizeof id, "correct/n%d", i);
+    cJSON_ReplaceItemInObject(j, "id", cJSON_CreateString(id));
     cJSON_ReplaceItemInObject(j, "verifier", cJSON_CreateString("noop"));
     return j;
 }
@@ -190,8 +209,8 @@ static const char *STDIN = "1000\n", *STDOUT = "332833500\n";
 
 static cJSON *code_job(const char *lang, const char *prog, int i) {
     cJSON *j = cJSON_CreateObject();
-    char id[32];
-    snprintf(id, sizeof id, "%s%d", lang, i);
+    char id[48];
+    snprintf(id, sizeof id, "correct/%s%d", lang, i);
     cJSON_AddStringToObject(j, "id", id);
     cJSON_AddStringToObject(j, "verifier", "code");
     Buf b = {0};
@@ -209,6 +228,28 @@ static cJSON *code_job(const char *lang, const char *prog, int i) {
     return j;
 }
 static cJSON *py_job(int i) { return code_job("python", PY_PROG, i); }
+
+// A HumanEval-style function job (prompt, test, entry_point): what the
+// function-test harness costs, a right and a wrong completion in turn.
+static const char *HE_PROMPT = "from typing import List\n\ndef sum_squares(xs: List[int]) -> int:\n"
+                               "    \"\"\"The sum of the squares of xs.\"\"\"\n";
+static const char *HE_TEST = "def check(candidate):\n    assert candidate([]) == 0\n"
+                             "    assert candidate([1, 2, 3]) == 14\n    assert candidate([-2]) == 4\n"
+                             "    assert candidate(list(range(100))) == 328350\n";
+static cJSON *he_job(int i) {
+    cJSON *j = cJSON_CreateObject();
+    char id[48];
+    snprintf(id, sizeof id, "%s/he%d", i % 2 ? "wrong" : "correct", i);
+    cJSON_AddStringToObject(j, "id", id);
+    cJSON_AddStringToObject(j, "verifier", "code");
+    cJSON_AddStringToObject(j, "response", i % 2 ? "    return sum(x * x for x in xs[1:])\n"
+                                                 : "    return sum(x * x for x in xs)\n");
+    cJSON *p = cJSON_AddObjectToObject(j, "problem");
+    cJSON_AddStringToObject(p, "prompt", HE_PROMPT);
+    cJSON_AddStringToObject(p, "test", HE_TEST);
+    cJSON_AddStringToObject(p, "entry_point", "sum_squares");
+    return j;
+}
 static cJSON *c_job(int i) { return code_job("c", C_PROG, i); }
 
 // Run argv in dir with stdin_text, capture stdout into out (cap bytes).
@@ -323,7 +364,7 @@ static void code_row(const char *lang, const VerifierSet *vs, const char *local,
            lang, local, farm.per_s, farm.cpu_ms, lanes, bare.per_s, bare.cpu_ms);
     printf("%-6s farm/bare: %.2f by CPU per job, %.2f by wall clock (target >= 0.70)%s\n", lang,
            farm.cpu_ms > 0 ? bare.cpu_ms / farm.cpu_ms : 0, bare.per_s > 0 ? farm.per_s / bare.per_s : 0,
-           bad ? "  [SOME JOBS FAILED]" : "");
+           bad ? "  [SOME VERDICTS NOT AS EXPECTED]" : "");
 }
 
 int main(int argc, char **argv) {
@@ -339,8 +380,8 @@ int main(int argc, char **argv) {
 
     printf("slot hop (job to a slot process and back): %.1f us per job\n", slot_hop_us(quick ? 2000 : 20000));
     Rate noop = farm_run(local, vs, quick ? 2000 : 20000, noop_job);
-    printf("no-op  jobs via farm: %9.0f jobs/s, %.0f us CPU per job (the farm's own cost)\n", noop.per_s,
-           1e3 * noop.cpu_ms);
+    printf("no-op  jobs via farm: %9.0f jobs/s, %.0f us CPU per job (the farm's own cost)%s\n", noop.per_s,
+           1e3 * noop.cpu_ms, noop.bad ? "  [SOME VERDICTS NOT AS EXPECTED]" : "");
 
     if (!verifier_set_find(vs, "math")) {
         printf("math   checks: skipped: verifier math not built\n");
@@ -350,7 +391,12 @@ int main(int argc, char **argv) {
         double per_core = 1e3 / viafarm.cpu_ms;
         printf("math   checks in process: %9.0f /s per core\n", inproc);
         printf("math   checks via farm:   %9.0f /s in all (wall), %9.0f /s per core by CPU (%.2f of in-process)%s\n",
-               viafarm.per_s, per_core, inproc > 0 ? per_core / inproc : 0, viafarm.bad ? "  [ERRORS]" : "");
+               viafarm.per_s, per_core, inproc > 0 ? per_core / inproc : 0, viafarm.bad ? "  [SOME VERDICTS NOT AS EXPECTED]" : "");
+    }
+    if (verifier_set_find(vs, "code")) {
+        Rate he = farm_run(local, vs, quick ? 20 : 100, he_job);
+        printf("python function jobs (HumanEval-style) via farm %s: %6.1f jobs/s, %5.1f ms CPU/job%s\n", local,
+               he.per_s, he.cpu_ms, he.bad ? "  [SOME VERDICTS NOT AS EXPECTED]" : "");
     }
     code_row("python", vs, local, cores, quick ? 20 : 100, quick ? 1 : 2);
     code_row("c", vs, local, cores, quick ? 10 : 40, quick ? 1 : 2);

@@ -1,17 +1,21 @@
 // cmd_farm.c: `reasoner farm broker|worker|keygen`, the verifier farm's
 // processes for running it across machines (verifier/farm/farm.h). On one machine
 // `reasoner verify --farm local:N` starts its own farm instead.
-//   reasoner farm broker --bind tcp://127.0.0.1:5555
-//   reasoner farm worker --connect tcp://127.0.0.1:5555 --slots 8 --plugin countdown=plugins/countdown.py
 //   reasoner farm keygen --out broker.key
+//   reasoner farm keygen --out worker.key --authorize farm.members
+//   reasoner farm broker --bind tcp://127.0.0.1:5555 --key broker.key --authorized-keys farm.members
+//   reasoner farm worker --connect tcp://127.0.0.1:5555 --server-key broker.key.pub --key worker.key --slots 8
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/args.h"
 #include "common/log.h"
 #include "verifier/farm/farm.h"
+#include "verifier/sandbox/sandbox.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -36,7 +40,11 @@ static int farm_broker(int argc, char **argv) {
         {"bind", 0, ARG_STR, &o.bind, "ENDPOINT", "clients connect here; workers on the next port (ipc: NAME.workers)"},
         {"key", 0, ARG_STR, &o.key_file, "FILE", "CURVE keypair of the broker (farm keygen): encrypt and authenticate"},
         {"authorized-keys", 0, ARG_STR, &o.authorized_keys, "FILE",
-         "only clients and workers whose public key is listed here (one a line) may connect"},
+         "only clients (and workers) whose public key is listed here (one a line) may connect"},
+        {"authorized-workers", 0, ARG_STR, &o.authorized_workers, "FILE",
+         "a separate list for workers (default: --authorized-keys serves both)"},
+        {"insecure", 0, ARG_FLAG, &o.insecure, NULL,
+         "plaintext, any peer (RISK: anyone who reaches the port submits jobs, joins as a worker, forges results)"},
         {"heartbeat", 0, ARG_FLOAT, &o.hb.interval_s, "S", "seconds between heartbeats to workers"},
         {"heartbeat-timeout", 0, ARG_FLOAT, &o.hb.timeout_s, "S", "a worker silent this long is dead; its jobs are requeued"},
     };
@@ -45,11 +53,11 @@ static int farm_broker(int argc, char **argv) {
                   .specs = specs,
                   .nspecs = (int)(sizeof specs / sizeof specs[0]),
                   .epilog = "example:\n  reasoner farm broker --bind tcp://0.0.0.0:5555 --key broker.key "
-                            "--authorized-keys members.txt"};
+                            "--authorized-keys farm.members"};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    if (!is_loopback(o.bind) && !o.key_file)
-        log_warn("farm broker: %s is reachable beyond this machine without --key: anyone there can submit jobs", o.bind);
+    if (o.insecure && !is_loopback(o.bind))
+        log_warn("farm broker: --insecure on %s: anyone who reaches it can submit jobs and join as a worker", o.bind);
     catch_stop_signals();
     o.stop = &stop_requested;
     Err e;
@@ -65,13 +73,18 @@ static int farm_worker(int argc, char **argv) {
     o.slots = (int)sysconf(_SC_NPROCESSORS_ONLN);
     ArgList plugins = {0};
     const char *plugins_dir = NULL;
+    int weak = 0;
     ArgSpec specs[] = {
         {"connect", 0, ARG_STR, &o.connect, "ENDPOINT", "the farm endpoint the broker was given with --bind"},
         {"slots", 0, ARG_INT, &o.slots, "N", "jobs graded at once, each in its own process"},
         {"plugin", 0, ARG_LIST, &plugins, "NAME=PATH", "an external verifier: PATH reads a job on stdin, writes a result"},
         {"plugins", 0, ARG_STR, &plugins_dir, "DIR", "every executable in DIR is a plugin named after its file"},
         {"server-key", 0, ARG_STR, &o.server_key_file, "FILE", "the broker's public key (FILE.pub from farm keygen)"},
-        {"key", 0, ARG_STR, &o.key_file, "FILE", "this worker's keypair (default: a fresh one)"},
+        {"key", 0, ARG_STR, &o.key_file, "FILE", "this worker's keypair, whose public key is on the broker's list"},
+        {"insecure", 0, ARG_FLAG, &o.insecure, NULL, "plaintext, no keys (RISK: anyone on the path reads and forges jobs)"},
+        {"allow-weak-sandbox", 0, ARG_FLAG, &weak, NULL,
+         "grade code even where the full jail cannot be built (RISK: a program may reach this machine; "
+         "results say \"isolation\")"},
         {"prefetch", 0, ARG_INT, &o.prefetch, "N", "jobs held queued beyond the slots, so none idles between jobs (0: one per slot, -1: none)"},
         {"job-timeout", 0, ARG_FLOAT, &o.job_timeout_s, "S", "a job graded longer is killed with its slot"},
         {"heartbeat", 0, ARG_FLOAT, &o.hb.interval_s, "S", "seconds between heartbeats to the broker"},
@@ -82,12 +95,13 @@ static int farm_worker(int argc, char **argv) {
                   .specs = specs,
                   .nspecs = (int)(sizeof specs / sizeof specs[0]),
                   .epilog = "example:\n  reasoner farm worker --connect tcp://10.0.0.5:5555 --slots 16 "
-                            "--server-key broker.key.pub --plugins plugins/"};
+                            "--server-key broker.key.pub --key worker.key --plugins plugins/"};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) {
         args_list_free(&plugins);
         return ARGS_EXIT_CODE(rc);
     }
+    if (weak) setenv(SBX_ALLOW_WEAK_ENV, "1", 1);  // read by sbx_shared() in the slots
     Err e;
     VerifierSet *vs = farm_verifiers_new(plugins.items, plugins.n, plugins_dir, &e);
     args_list_free(&plugins);
@@ -105,10 +119,11 @@ static int farm_worker(int argc, char **argv) {
 }
 
 static int farm_keygen_cmd(int argc, char **argv) {
-    const char *out = "farm.key";
+    const char *out = "farm.key", *authorize = NULL;
     int force = 0;
     ArgSpec specs[] = {
         {"out", 'o', ARG_STR, &out, "FILE", "the keypair (mode 0600); the public key goes to FILE.pub"},
+        {"authorize", 0, ARG_STR, &authorize, "LIST", "also append the public key to LIST (the broker's --authorized-keys)"},
         {"force", 0, ARG_FLAG, &force, NULL, "overwrite existing files"},
     };
     ArgCmd cmd = {.name = "reasoner farm keygen",
@@ -122,6 +137,14 @@ static int farm_keygen_cmd(int argc, char **argv) {
     if (farm_keygen(out, force, pub, &e) != 0) {
         fprintf(stderr, "reasoner farm keygen: %s\n", e.msg);
         return 1;
+    }
+    if (authorize) {
+        FILE *f = fopen(authorize, "a");
+        if (!f || fprintf(f, "%s  %s\n", pub, out) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "reasoner farm keygen: %s: %s\n", authorize, strerror(errno));
+            return 1;
+        }
+        fprintf(stderr, "added it to %s\n", authorize);
     }
     fprintf(stderr, "wrote %s (secret, keep it) and %s.pub; public key:\n", out, out);
     printf("%s\n", pub);

@@ -2,7 +2,7 @@
 // verifier sandbox and print how it ended as one JSON object, or show which
 // isolation layers this machine allows.
 //   reasoner sandbox run --time-s 2 --memory-mb 256 -- python3 -c 'print(6*7)'
-//   reasoner sandbox run --file prog.c=./prog.c -- cc -O2 -o prog prog.c
+//   reasoner sandbox run --allow-exec --file prog.c=./prog.c -- cc -O2 -o prog prog.c
 //   reasoner sandbox info
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@ typedef struct SandboxArgs {
     ArgList file;
     ArgList ro;
     const char *stdin_path;
-    int no_namespaces;
+    int no_namespaces, allow_weak, allow_exec, no_fork;
     ArgList cmd;
 } SandboxArgs;
 
@@ -72,7 +72,12 @@ static int sandbox_run(int argc, char **argv) {
         {"file", 0, ARG_LIST, &a.file, "NAME=PATH", "copy PATH into the work dir as NAME (repeatable)"},
         {"ro", 0, ARG_LIST, &a.ro, "PATH", "also show host PATH read-only (e.g. a Python outside /usr)"},
         {"stdin", 0, ARG_STR, &a.stdin_path, "FILE", "the program's stdin (default empty)"},
-        {"no-namespaces", 0, ARG_FLAG, &a.no_namespaces, NULL, "use the fallback without namespaces"},
+        {"no-namespaces", 0, ARG_FLAG, &a.no_namespaces, NULL,
+         "use the fallback without namespaces (weak: needs --allow-weak-sandbox)"},
+        {"allow-weak-sandbox", 0, ARG_FLAG, &a.allow_weak, NULL,
+         "run even where the full jail cannot be built (RISK: the program may reach the host)"},
+        {"allow-exec", 0, ARG_FLAG, &a.allow_exec, NULL, "CMD may run other programs (a compiler, a shell script)"},
+        {"no-fork", 0, ARG_FLAG, &a.no_fork, NULL, "threads only: RLIMIT_AS then caps the whole job"},
     };
     ArgCmd cmd = {.name = "reasoner sandbox run",
                   .summary = "Run CMD in the verifier sandbox and print one JSON object: status, exit_code, "
@@ -95,11 +100,12 @@ static int sandbox_run(int argc, char **argv) {
     if (ok && a.stdin_path) ok = fs_read_all(a.stdin_path, &in, &in_len, &e) == 0;
     const char **ro = calloc((size_t)a.ro.n + 1, sizeof *ro);
     for (int i = 0; i < a.ro.n; i++) ro[i] = a.ro.items[i];
-    SbxConfig cfg = {.namespaces = a.no_namespaces ? 0 : SBX_NS_ALL, .ro_paths = ro};
+    SbxConfig cfg = {.namespaces = a.no_namespaces ? 0 : SBX_NS_ALL, .ro_paths = ro, .allow_weak = a.allow_weak};
     Sandbox *s = ok ? sbx_new(&cfg, &e) : NULL;
     const char **cargv = calloc((size_t)a.cmd.n + 1, sizeof *cargv);
     for (int i = 0; i < a.cmd.n; i++) cargv[i] = a.cmd.items[i];
     SbxRun run = {.argv = cargv, .stdin_data = in, .stdin_len = in_len, .files = files, .nfiles = nfiles,
+                  .allow_exec = a.allow_exec, .no_fork = a.no_fork,
                   .limits = {.time_s = a.time_s, .memory_mb = a.memory_mb, .output_kb = a.output_kb,
                              .procs = a.procs, .files = a.files, .fsize_mb = a.fsize_mb}};
     SbxResult res;
@@ -121,15 +127,18 @@ static int sandbox_run(int argc, char **argv) {
 }
 
 static int sandbox_info(int argc, char **argv) {
-    int no_ns = 0;
-    ArgSpec specs[] = {{"no-namespaces", 0, ARG_FLAG, &no_ns, NULL, "describe the fallback without namespaces"}};
+    int no_ns = 0, weak = 0;
+    ArgSpec specs[] = {{"no-namespaces", 0, ARG_FLAG, &no_ns, NULL, "describe the fallback without namespaces"},
+                       {"allow-weak-sandbox", 0, ARG_FLAG, &weak, NULL, "describe what there is, even short of the full jail"}};
     ArgCmd cmd = {.name = "reasoner sandbox info",
-                  .summary = "Probe the kernel and print, as JSON, which sandbox layers are active here.",
-                  .specs = specs, .nspecs = 1};
+                  .summary = "Probe the kernel and print, as JSON, which sandbox layers are active here "
+                             "(\"isolation\": \"full\" or what is missing); exit 1 with how to get what is "
+                             "missing when the full jail cannot be built.",
+                  .specs = specs, .nspecs = 2};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
     Err e = {{0}};
-    SbxConfig cfg = {.namespaces = no_ns ? 0 : SBX_NS_ALL};
+    SbxConfig cfg = {.namespaces = no_ns ? 0 : SBX_NS_ALL, .allow_weak = weak};
     Sandbox *s = sbx_new(&cfg, &e);
     if (!s) {
         fprintf(stderr, "reasoner: %s\n", e.msg);

@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "verifier/farm/farm.h"
+#include "verifier/sandbox/sandbox.h"
 
 #define CHUNK 1024       // jobs in flight per farm batch
 #define MAX_WARNINGS 20  // error results echoed to stderr
@@ -107,6 +108,7 @@ static int verify_file(VerifyRun *v, const char *path, Err *e) {
 int cmd_verify(int argc, char **argv) {
     const char *farm = NULL, *out_path = NULL, *plugins_dir = NULL;
     FarmClientOptions fo = {.job_timeout_s = 300};
+    int insecure = 0, weak = 0;
     VerifyRun v = {.timeout_s = 3600};
     ArgList plugins = {0}, inputs = {0};
     ArgSpec specs[] = {
@@ -119,6 +121,10 @@ int cmd_verify(int argc, char **argv) {
         {"key", 0, ARG_STR, &fo.key_file, "FILE", "this client's keypair (default: a fresh one)"},
         {"timeout", 0, ARG_FLOAT, &v.timeout_s, "S", "give up on a batch of 1024 jobs after S seconds (error results)"},
         {"job-timeout", 0, ARG_FLOAT, &fo.job_timeout_s, "S", "local farm: a job graded longer is killed"},
+        {"insecure", 0, ARG_FLAG, &insecure, NULL, "a tcp:// or ipc:// farm without CURVE keys (RISK: anyone on the "
+                                                   "path reads and forges jobs and results)"},
+        {"allow-weak-sandbox", 0, ARG_FLAG, &weak, NULL, "grade code even where the full jail cannot be built (RISK: "
+                                                         "a program may reach this machine; results say \"isolation\")"},
     };
     ArgCmd cmd = {.name = "reasoner verify",
                   .summary = "Grade jobs {\"id\", \"verifier\", \"response\", \"problem\", \"limits\"?}, one a line; "
@@ -129,7 +135,9 @@ int cmd_verify(int argc, char **argv) {
                   .positional = &inputs,
                   .epilog = "examples:\n"
                             "  reasoner verify --jsonl jobs.jsonl\n"
-                            "  reasoner verify --farm local:8 --plugin countdown=plugins/countdown.py --jsonl < jobs.jsonl"};
+                            "  reasoner verify --farm local:8 --plugin countdown=plugins/countdown.py --jsonl < jobs.jsonl\n"
+                            "  reasoner verify --farm tcp://10.0.0.5:5555 --server-key broker.key.pub --key client.key "
+                            "jobs.jsonl"};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) {
         args_list_free(&plugins);
@@ -138,8 +146,14 @@ int cmd_verify(int argc, char **argv) {
     }
     Err e;
     AtomicFile *af = NULL;
+    if (weak) setenv(SBX_ALLOW_WEAK_ENV, "1", 1);  // read by sbx_shared(), here and in forked workers
     VerifierSet *vs = farm_verifiers_new(plugins.items, plugins.n, plugins_dir, &e);
     rc = vs ? 0 : -1;
+    if (getenv("REASONER_FARM_SERVER_KEY") && !fo.server_key_file) fo.server_key_file = getenv("REASONER_FARM_SERVER_KEY");
+    if (rc == 0 && farm && strncmp(farm, "local:", 6) != 0 && !insecure && !fo.server_key_file)
+        rc = err_set(&e, "--farm %s: CURVE is required: give the broker's public key (--server-key FILE.pub) and "
+                         "this client's keypair on the broker's list (--key FILE), or --insecure for a plaintext farm",
+                     farm);
     v.vs = vs;
     fo.verifiers = vs;
     if (rc == 0 && farm && !(v.farm = farm_client_new(farm, &fo, &e))) rc = -1;

@@ -6,8 +6,11 @@
 # Expectations, each printed with its count:
 #   HumanEval: all 164 canonical solutions pass; the same solutions with their
 #              return value altered all fail;
-#   MBPP:      every reference solution passes except tasks 341, 596 and 642,
-#              which depend on set order / sys.getsizeof of old CPythons;
+#   MBPP:      every reference solution passes except tasks 596 and 642, which
+#              depend on sys.getsizeof / set order of old CPythons; task 341
+#              (the order of a set turned into a tuple) may go either way:
+#              the function tests build the set in another process, from the
+#              values the tests sent (verifier/README.md);
 #   GSM8K:     every test answer matches itself written as \boxed{N} and as
 #              \boxed{} with thousands separators.
 # Jobs go through `reasoner verify` (in-process unless VERIFY_FLAGS says a
@@ -77,11 +80,12 @@ for line in open(sys.argv[1]):
     kind, _, name = r["id"].partition("/")
     groups[kind].append((name, r))
 ok = True
-def report(kind, label, want_correct, allowed=()):
+def report(kind, label, want_correct, allowed=(), either=()):
     global ok
     rows = groups.get(kind, [])
     good = [n for n, r in rows if (r["status"] == "correct") == want_correct]
     bad = [(n, r) for n, r in rows if (r["status"] == "correct") != want_correct]
+    allowed = tuple(allowed) + tuple(n for n in either if n in {m for m, _ in bad})
     unexpected = [(n, r) for n, r in bad if n not in allowed]
     print("%-44s %4d/%-4d %s" % (label, len(good), len(rows), "as expected" if not unexpected else "UNEXPECTED"))
     for n, r in bad:
@@ -93,7 +97,7 @@ def report(kind, label, want_correct, allowed=()):
     ok = ok and not unexpected and not missing and len(rows) > 0
 report("he-ok", "HumanEval canonical solutions pass", True)
 report("he-altered", "HumanEval altered solutions fail", False)
-report("mbpp", "MBPP reference solutions pass", True, allowed=("341", "596", "642"))
+report("mbpp", "MBPP reference solutions pass", True, allowed=("596", "642"), either=("341",))
 report("gsm8k-boxed", "GSM8K answers match as \\boxed{N}", True)
 report("gsm8k-sep", "GSM8K answers match with separators", True)
 statuses = collections.Counter(r["status"] for rows in groups.values() for _, r in rows)

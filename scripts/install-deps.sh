@@ -22,6 +22,7 @@ PKGS=(
   clang               # libFuzzer targets (make fuzz)
   libclang-rt-14-dev  # the sanitizer and fuzzer runtimes for clang
   python3-doc         # HTML documentation: the demo's built-in "web" corpus
+  iproute2            # ip netns / veth: the farm-across-hosts test (tests/verifier/test_farm_netns.sh)
 )
 
 missing=()

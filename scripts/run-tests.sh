@@ -6,7 +6,7 @@ set -u
 BUILD=${BUILD:-build}
 export REASONER_BIN="$PWD/$BUILD/reasoner"
 export REASONER_ROOT="$PWD"
-passed=0; failed=0; broken=()
+passed=0; failed=0; skipped=0; broken=()
 for t in "$@"; do
   echo "== $t"
   log=$(mktemp)
@@ -16,9 +16,10 @@ for t in "$@"; do
   esac
   rc=$?
   cat "$log"
-  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -1)
   rm -f "$log"
   if [ -n "$summary" ]; then
+    case "$summary" in *skipped) s=${summary##*, }; skipped=$((skipped + ${s%% skipped})); summary=${summary%, *} ;; esac
     p=${summary%% passed*}; f=${summary#*, }; f=${f%% failed}
     passed=$((passed + p)); failed=$((failed + f))
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); broken+=("$t (exit $rc)"); fi
@@ -28,5 +29,5 @@ for t in "$@"; do
 done
 echo
 for b in "${broken[@]+"${broken[@]}"}"; do echo "broken: $b"; done
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
 [ "$failed" -eq 0 ]

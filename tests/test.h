@@ -5,7 +5,8 @@
 //
 // Each TEST registers itself; main (defined here) runs them in order (or only
 // those whose name contains argv[1]), prints "ok"/"FAIL" per test and the
-// closing "N passed, N failed", and exits 1 if anything failed. CHECK_* record
+// closing "N passed, N failed" (", N skipped" when SKIP was used), and exits
+// 1 if anything failed. CHECK_* record
 // a failure and go on; REQUIRE stops the current test.
 #pragma once
 #include <math.h>
@@ -20,7 +21,7 @@ typedef struct {
 } TestCase;
 
 static TestCase t__cases[512];
-static int t__ncases, t__failed_checks;
+static int t__ncases, t__failed_checks, t__skip;
 
 // Optional passes: a program that declares TEST_PASSES(n, begin, name) runs
 // every test once per pass (e.g. once per registered op table), after
@@ -47,6 +48,17 @@ static char t__tmpdir[256];
         fprintf(stderr, __VA_ARGS__);                             \
         fputc('\n', stderr);                                      \
         t__failed_checks++;                                       \
+    } while (0)
+
+// Skip the current test, saying why (what this machine lacks): it counts
+// neither as passed nor as failed, and the closing line adds ", N skipped".
+#define SKIP(...)                                    \
+    do {                                             \
+        printf("    skipped: ");                     \
+        printf(__VA_ARGS__);                         \
+        printf("\n");                                \
+        t__skip = 1;                                 \
+        return;                                      \
     } while (0)
 
 #define CHECK(cond)                                     \
@@ -119,7 +131,7 @@ __attribute__((unused)) static void test_write_file(const char *path, const char
 
 int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     test_tmpdir();  // made here, before any test starts threads that race to make it
     int passes = t__npasses ? t__npasses() : 1;
     for (int pass = 0; pass < passes; pass++) {
@@ -128,8 +140,14 @@ int main(int argc, char **argv) {
         for (int i = 0; i < t__ncases; i++) {
             if (filter && !strstr(t__cases[i].name, filter)) continue;
             int before = t__failed_checks;
+            t__skip = 0;
             t__cases[i].fn();
             int ok = t__failed_checks == before;
+            if (ok && t__skip) {
+                printf("skip %s%s%s\n", pn ? pn : "", pn ? ": " : "", t__cases[i].name);
+                skipped++;
+                continue;
+            }
             printf("%s %s%s%s\n", ok ? "ok  " : "FAIL", pn ? pn : "", pn ? ": " : "", t__cases[i].name);
             fflush(stdout);
             ok ? passed++ : failed++;
@@ -140,6 +158,7 @@ int main(int argc, char **argv) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", t__tmpdir);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", t__tmpdir);
     }
-    printf("%d passed, %d failed\n", passed, failed);
+    if (skipped) printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    else printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -100,6 +100,7 @@ int vplugin_grade_with(const Sandbox *s, const char *path, const VerifyJob *job,
     } else {
         rc = read_result(name, r.out, out, e);
     }
+    if (rc == 0) snprintf(out->isolation, sizeof out->isolation, "%s", sbx_isolation(s));
     if (rc == 0 && job->limits.return_output) {
         out->out_stdout = xstrdup(r.out);
         out->out_stderr = xstrdup(r.err);

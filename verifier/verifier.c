@@ -218,6 +218,7 @@ cJSON *verify_result_to_json(const char *id, const VerifyResult *r) {
     if (r->extracted) cJSON_AddStringToObject(j, "extracted", r->extracted);
     if (r->out_stdout) cJSON_AddStringToObject(j, "stdout", r->out_stdout);
     if (r->out_stderr) cJSON_AddStringToObject(j, "stderr", r->out_stderr);
+    if (r->isolation[0]) cJSON_AddStringToObject(j, "isolation", r->isolation);
     return j;
 }
 
@@ -242,6 +243,7 @@ int verify_result_from_json(const cJSON *j, VerifyResult *r, Err *e) {
     r->extracted = opt_strdup(j, "extracted");
     r->out_stdout = opt_strdup(j, "stdout");
     r->out_stderr = opt_strdup(j, "stderr");
+    snprintf(r->isolation, sizeof r->isolation, "%s", json_opt_str(j, "isolation", ""));
     return 0;
 }
 

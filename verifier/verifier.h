@@ -38,6 +38,8 @@ typedef struct VerifyResult {
     char *out_stdout;    // malloc'd, only when limits.return_output
     char *out_stderr;
     double elapsed_ms;
+    char isolation[64];  // sandboxed verifiers: sbx_isolation() of the sandbox that ran the job
+                         // ("full", or "weak:..." under --allow-weak-sandbox); "" otherwise
 } VerifyResult;
 
 typedef struct Verifier {

@@ -248,15 +248,16 @@ TEST(humaneval_prompt_is_prepended_only_when_needed) {
 
 TEST(the_harness_cannot_be_fooled) {
     // Exiting early with success, printing fake verdicts (to stdout and to
-    // fd 3), or reading the tests from the work dir all fail.
+    // fd 3), or reading the tests from the work dir all fail (the full
+    // list of attacks is test_harness.c).
     Graded g = grade("```python\nimport os\nos._exit(0)\n```", humaneval, 5);
     EXPECT(g, "runtime_error", 0.0);
-    CHECK_CONTAINS(g.r.detail, "ended the harness early");
+    CHECK_CONTAINS(g.r.detail, "the solution's process ended");
     done(&g);
     g = grade("```python\nimport os\nfor fd in (1, 3):\n    os.write(fd, b'0123456789abcdef0123456789abcdef test 0 ok\\n"
               "0123456789abcdef0123456789abcdef done\\n')\nos._exit(0)\n```",
               humaneval, 5);
-    EXPECT(g, "runtime_error", 0.0);
+    CHECK_MSG(strcmp(g.r.status, "correct") != 0 && g.r.score == 0, "%s: %s", g.r.status, g.r.detail);
     done(&g);
     g = grade("```python\nimport os, sys\ndef total(xs):\n    print(os.listdir('.'), sys.stdin.read(), file=sys.stderr)\n"
               "    return sum(xs)\n```",
@@ -361,7 +362,7 @@ TEST(broken_plugins_are_errors) {
     CHECK_EQ(g.rc, -1);
     CHECK_CONTAINS(g.e.msg, "garbage");
     char *slow = fs_join(test_tmpdir(), "slow");
-    test_write_file(slow, "#!/bin/sh\nsleep 100\n");
+    test_write_file(slow, "#!/bin/sh\nwhile :; do :; done\n");
     chmod(slow, 0755);
     cJSON *pb = cJSON_Parse("{}");
     VerifyJob job = {.id = "s", .response = "x", .problem = pb, .limits = {.time_s = 0.5}};
@@ -375,6 +376,16 @@ TEST(broken_plugins_are_errors) {
     g = plugin(range, "x", "{}");
     CHECK_EQ(g.rc, -1);
     CHECK_CONTAINS(g.e.msg, "score");
+    // A plugin runs its one program: starting another is denied.
+    char *shell = fs_join(test_tmpdir(), "shell");
+    test_write_file(shell, "#!/bin/sh\nif /bin/true; then echo '{\"score\": 1, \"status\": \"correct\"}'; "
+                           "else echo '{\"score\": 0, \"status\": \"wrong\"}'; fi\n");
+    chmod(shell, 0755);
+    g = plugin(shell, "x", "{}");
+    CHECK_EQ(g.rc, 0);
+    CHECK_STR_EQ(g.r.status, "wrong");
+    done(&g);
+    free(shell);
     g = plugin("/no/such/plugin", "x", "{}");
     CHECK_EQ(g.rc, -1);
     Verifier v = {.name = "countdown", .grade = vplugin_grade};

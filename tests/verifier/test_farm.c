@@ -2,8 +2,8 @@
 // the client), results in submission order, bad jobs answered with errors
 // while the farm keeps serving, kill -9 of a worker or of the broker in the
 // middle of a batch (no job lost, none duplicated), the broker's first-result
-// rule against a worker presumed dead, teardown without orphans, CURVE on
-// loopback. The verifiers are test doubles registered here; forked workers
+// rule (results only from the worker a job was handed to, under its random
+// tag, once), teardown without orphans, CURVE required and on loopback. The verifiers are test doubles registered here; forked workers
 // inherit them. Deadlines are generous; nothing asserts a timing.
 #include <dirent.h>
 #include <errno.h>
@@ -355,6 +355,68 @@ static void *kill_broker_midway(void *arg) {
     return NULL;
 }
 
+// Bad input to the code verifier through a farm: a 10 MB response, NUL
+// bytes, invalid UTF-8 (raw, not JSON-escaped), a solution that floods
+// stdout, one that floods the function harness's channel. Each gets a
+// verdict (wrong or an error) in bounded time, and the farm still grades a
+// good job afterwards.
+TEST(bad_input_gets_a_verdict_and_the_farm_keeps_serving) {
+    VerifierSet *probe = verifier_set_new();
+    int has_code = verifier_set_find(probe, "code") != NULL;
+    verifier_set_free(probe);
+    if (!has_code) SKIP("verifier code not built");
+    Err e;
+    FarmClient *c = farm_client_new("local:2", NULL, &e);
+    REQUIRE(c);
+    const char *stdio = "{\"language\":\"python\",\"tests\":[{\"stdin\":\"21\\n\",\"stdout\":\"42\\n\"}]}";
+    const char *he = "{\"prompt\":\"def f(x):\\n    pass\\n\",\"entry_point\":\"f\","
+                     "\"test\":\"def check(candidate):\\n    assert candidate(2) == 4\\n\"}";
+    size_t big = 10u << 20;
+    char *huge = xmalloc(big + 1);
+    memset(huge, 'x', big);
+    memcpy(huge, "```python\nprint(42)\n#", 21);
+    huge[big] = '\0';
+    cJSON *jobs[5];
+    jobs[0] = make_job("huge", "code", stdio);
+    cJSON_ReplaceItemInObject(jobs[0], "response", cJSON_CreateString(huge));
+    jobs[1] = make_job("nul", "code", stdio);
+    cJSON_ReplaceItemInObject(jobs[1], "response", cJSON_CreateString("```python\nprint('a\\0b')\n```"));
+    jobs[2] = make_job("flood", "code", stdio);
+    cJSON_ReplaceItemInObject(jobs[2], "response", cJSON_CreateString("```python\nwhile True: print('x' * 4096)\n```"));
+    jobs[3] = make_job("rpcflood", "code", he);
+    cJSON_ReplaceItemInObject(jobs[3], "response",
+                              cJSON_CreateString("```python\nimport os\ndef f(x):\n    return 'y' * (200 << 20)\n```"));
+    jobs[4] = make_job("nulsrc", "code", he);
+    cJSON_ReplaceItemInObject(jobs[4], "response", cJSON_CreateString("```python\ndef f(x):\n    return x * 2\x01\n```"));
+    for (int i = 0; i < 5; i++) cJSON_AddItemToObject(jobs[i], "limits", cJSON_Parse("{\"time_s\":5,\"memory_mb\":256}"));
+    free(huge);
+    double t0 = rs_now();
+    REQUIRE(submit_free(c, jobs, 5) == 0);
+    // A NUL inside the raw bytes, and bytes that are not UTF-8.
+    static const char raw[] = "{\"id\":\"utf8\",\"verifier\":\"code\",\"response\":\"```python\\nprint('\xff\xfe\xc3\x28')\\n```\","
+                              "\"problem\":{\"language\":\"python\",\"tests\":[{\"stdin\":\"\",\"stdout\":\"1\\n\"}]}}";
+    REQUIRE(farm_submit_raw(c, raw, sizeof raw - 1, &e) == 0);
+    static const char nulraw[] = "{\"id\":\"nulraw\",\"verifier\":\"code\",\"response\":\"x\0y\",\"problem\":{}}";
+    REQUIRE(farm_submit_raw(c, nulraw, sizeof nulraw - 1, &e) == 0);
+    cJSON *r[7];
+    CHECK_EQ(farm_collect(c, 120, r, &e), 0);
+    CHECK_MSG(rs_now() - t0 < 90, "bad input took %.0f s", rs_now() - t0);
+    for (int i = 0; i < 7; i++) {
+        const char *st = json_opt_str(r[i], "status", "");
+        printf("  %-8s %-14s %.90s\n", json_opt_str(r[i], "id", "?"), st, json_opt_str(r[i], "detail", ""));
+        CHECK_MSG(strcmp(st, "correct") != 0 && *st, "job %d: %s (%s)", i, st, json_opt_str(r[i], "detail", ""));
+    }
+    CHECK_STR_EQ(json_opt_str(r[2], "status", ""), "output_limit");
+    free_results(r, 7);
+    cJSON *good[1] = {make_job("good", "code", stdio)};
+    cJSON_ReplaceItemInObject(good[0], "response", cJSON_CreateString("```python\nprint(int(input()) * 2)\n```"));
+    REQUIRE(submit_free(c, good, 1) == 0);
+    CHECK_EQ(farm_collect(c, 60, r, &e), 0);
+    CHECK_STR_EQ(json_opt_str(r[0], "status", ""), "correct");
+    free_results(r, 1);
+    farm_client_free(c);
+}
+
 TEST(kill9_of_a_worker_mid_batch_loses_no_job_and_duplicates_none) {
     VerifierSet *vs = test_set();
     Err e;
@@ -451,21 +513,21 @@ static void *fake_worker(void *ctx, const char *ep, const char *id) {
 }
 
 // Wait for a message whose first frame is `want`, heartbeating meanwhile
-// when hb. Frames 1..3 go to out (client, tag, payload) when non-NULL.
+// when hb. Frames 1..2 go to out (wtag, payload) when non-NULL.
 static int fake_wait(void *s, const char *want, int hb, zmq_msg_t *out, double timeout_s) {
     double end = rs_now() + timeout_s;
     while (rs_now() < end) {
         if (hb) zmq_send(s, "HB", 2, 0);
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&it, 1, 100) <= 0) continue;
-        zmq_msg_t f[4];
+        zmq_msg_t f[3];
         int n = 0, more = 1;
         while (more) {
             zmq_msg_t m;
             zmq_msg_init(&m);
             zmq_msg_recv(&m, s, 0);
             more = zmq_msg_more(&m);
-            if (n < 4) f[n++] = m;
+            if (n < 3) f[n++] = m;
             else zmq_msg_close(&m);
         }
         int hit = zmq_msg_size(&f[0]) == strlen(want) && memcmp(zmq_msg_data(&f[0]), want, strlen(want)) == 0;
@@ -490,7 +552,6 @@ static void fake_result(void *s, zmq_msg_t *job, const char *detail) {
     snprintf(result, sizeof result, "{\"id\":\"j\",\"score\":1,\"status\":\"correct\",\"detail\":\"%s\"}", detail);
     zmq_send(s, "RESULT", 6, ZMQ_SNDMORE);
     zmq_send(s, zmq_msg_data(&job[0]), zmq_msg_size(&job[0]), ZMQ_SNDMORE);
-    zmq_send(s, zmq_msg_data(&job[1]), zmq_msg_size(&job[1]), ZMQ_SNDMORE);
     zmq_send(s, result, strlen(result), 0);
 }
 
@@ -510,11 +571,18 @@ static void stop_child(pid_t pid) {
     waitpid(pid, NULL, 0);
 }
 
-TEST(broker_requeues_a_silent_worker_and_forwards_only_the_first_result) {
+// Jobs with only fake workers: poll b while the client's batch waits.
+static int collect_one(FarmClient *c, double timeout_s, cJSON **r) {
+    Err e;
+    return farm_collect(c, timeout_s, r, &e);
+}
+
+TEST(broker_requeues_a_silent_worker_and_takes_results_only_from_the_assigned_one) {
     char ep[600], wep[640];
     snprintf(ep, sizeof ep, "ipc://%s", test_path("fr"));
     snprintf(wep, sizeof wep, "%s.workers", ep);
-    pid_t broker = fork_broker(&(FarmBrokerOptions){.bind = ep, .hb = {.interval_s = 0.1, .timeout_s = 1.5}});
+    pid_t broker =
+        fork_broker(&(FarmBrokerOptions){.bind = ep, .insecure = 1, .hb = {.interval_s = 0.1, .timeout_s = 1.5}});
     Err e;
     FarmClient *c = farm_client_new(ep, NULL, &e);
     REQUIRE(c);
@@ -523,35 +591,48 @@ TEST(broker_requeues_a_silent_worker_and_forwards_only_the_first_result) {
     // A takes the job, then goes silent.
     cJSON *job[1] = {make_job("j", "echo", "{}")};
     REQUIRE(submit_free(c, job, 1) == 0);
-    zmq_msg_t ja[3], jb[3];
+    zmq_msg_t ja[2], jb[2];
     REQUIRE(fake_wait(a, "JOB", 0, ja, 10));
-    // B joins; once A misses its heartbeats the job is requeued to B.
+    CHECK_EQ(zmq_msg_size(&ja[0]), 16);  // a random hand-out tag, not the client's counter
+    // B joins; once A misses its heartbeats the job is requeued to B, under
+    // a fresh tag.
     void *b = fake_worker(ctx, wep, "B");
     REQUIRE(fake_wait(b, "JOB", 1, jb, 15));
-    CHECK_EQ(zmq_msg_size(&ja[2]), zmq_msg_size(&jb[2]));
-    // A wakes up and answers first: its result wins, and A is told to
-    // announce itself again. B's answer comes second and goes nowhere.
+    CHECK_EQ(zmq_msg_size(&ja[1]), zmq_msg_size(&jb[1]));
+    CHECK(zmq_msg_size(&jb[0]) == 16 && memcmp(zmq_msg_data(&ja[0]), zmq_msg_data(&jb[0]), 16) != 0);
+    // A wakes up and answers with its old tag: the job is B's now, so that
+    // is dropped (and A told to announce itself again). B answers with A's
+    // tag, then with a made-up one: dropped too. Then B answers for real.
     fake_result(a, ja, "from A");
     CHECK(fake_wait(a, "RESET", 0, NULL, 10));
+    fake_result(b, ja, "B with A's tag");
+    zmq_msg_t guess[1];
+    zmq_msg_init_size(&guess[0], 16);
+    memset(zmq_msg_data(&guess[0]), 7, 16);
+    fake_result(b, guess, "B with a guessed tag");
+    zmq_msg_close(&guess[0]);
+    // B's own answer under its tag reaches the client, once: a second copy
+    // goes nowhere.
     fake_result(b, jb, "from B");
+    fake_result(b, jb, "from B again");
     cJSON *r[1];
-    CHECK_EQ(farm_collect(c, 30, r, &e), 0);
-    CHECK_STR_EQ(json_opt_str(r[0], "detail", ""), "from A");
+    CHECK_EQ(collect_one(c, 30, r), 0);
+    CHECK_STR_EQ(json_opt_str(r[0], "detail", ""), "from B");
     free_results(r, 1);
-    // A second job goes to B (A never re-announced): had B's stale answer been
-    // forwarded, it would arrive first and count as late.
-    cJSON *job2[1] = {make_job("j", "echo", "{}")};
+    // A second job goes to B: had any dropped answer been forwarded, it
+    // would be counted as late or duplicate by the client.
+    cJSON *job2[1] = {make_job("j2", "echo", "{}")};
     REQUIRE(submit_free(c, job2, 1) == 0);
-    zmq_msg_t jb2[3];
+    zmq_msg_t jb2[2];
     REQUIRE(fake_wait(b, "JOB", 1, jb2, 10));
     fake_result(b, jb2, "second");
-    CHECK_EQ(farm_collect(c, 30, r, &e), 0);
+    CHECK_EQ(collect_one(c, 30, r), 0);
     CHECK_STR_EQ(json_opt_str(r[0], "detail", ""), "second");
     free_results(r, 1);
     FarmStats st = farm_client_stats(c);
     CHECK_EQ(st.duplicates, 0);
     CHECK_EQ(st.late, 0);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 2; i++) {
         zmq_msg_close(&ja[i]);
         zmq_msg_close(&jb[i]);
         zmq_msg_close(&jb2[i]);
@@ -685,7 +766,15 @@ TEST(curve_keys_on_loopback) {
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
     pid_t broker = fork_broker(&(FarmBrokerOptions){.bind = ep, .key_file = bkey, .authorized_keys = allowed});
+
     VerifierSet *vs = test_set();
+    // Without keys, neither side starts unless told plaintext is meant.
+    FarmBrokerOptions plain = {.bind = ep};
+    CHECK_EQ(farm_broker_run(&plain, &e), -1);
+    CHECK_CONTAINS(e.msg, "--insecure");
+    FarmWorkerOptions wplain = {.connect = ep, .verifiers = vs};
+    CHECK_EQ(farm_worker_run(&wplain, &e), -1);
+    CHECK_CONTAINS(e.msg, "--server-key");
     pid_t worker = fork();
     if (worker == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -43,8 +43,12 @@ printf 'hello\n' > "$T/in.txt"
 "$R" sandbox run --file rev.py="$T/rev.py" --stdin "$T/in.txt" -- python3 rev.py > "$T/file.json"
 check "--file and --stdin" is "$T/file.json" 'j["stdout"]' olleh
 
-"$R" sandbox run --no-namespaces -- sh -c 'cat /etc/shadow; echo done' > "$T/fallback.json"
+"$R" sandbox run --no-namespaces -- true > /dev/null 2> "$T/weak.err"
+check "fallback: refused without --allow-weak-sandbox" test $? -eq 1
+check "fallback: the refusal says how" grep -q -- "--allow-weak-sandbox" "$T/weak.err"
+"$R" sandbox run --no-namespaces --allow-weak-sandbox --allow-exec -- sh -c 'cat /etc/shadow; echo done' > "$T/fallback.json"
 check "fallback: no namespaces, said why" is "$T/fallback.json" 'j["namespaces"] == [] and "user" in j["refused"]' True
+check "fallback: weak, and said" is "$T/fallback.json" 'j["isolation"].startswith("weak:no-userns")' True
 check "fallback: still no secrets" is "$T/fallback.json" 'j["stdout"]' done
 
 "$R" sandbox run --bogus -- true 2> "$T/err.txt"; rc=$?

@@ -81,10 +81,14 @@ done
 check "plugin via local farm: exit 0" test $? -eq 0
 check "plugin via local farm: input order" diff <(printf 'p%d\tcorrect\t1\t\n' 0 1 2 3 4 5) <(fields "$T/slow.out")
 
-# A broker and a worker started by hand, over tcp on loopback, with CURVE.
+# A broker and a worker started by hand, over tcp on loopback, with CURVE
+# and the list of members (required: plaintext needs --insecure).
 "$R" farm keygen --out "$T/broker.key" > "$T/broker.pubtxt" 2>/dev/null
 check "keygen: key files" test -s "$T/broker.key" -a -s "$T/broker.key.pub"
 check "keygen: secret file private" test "$(stat -c %a "$T/broker.key")" = 600
+"$R" farm keygen --out "$T/worker.key" --authorize "$T/members" > /dev/null 2>&1
+"$R" farm keygen --out "$T/client.key" --authorize "$T/members" > /dev/null 2>&1
+check "keygen --authorize: both keys listed" test "$(grep -c . "$T/members")" -eq 2
 port=$(python3 -c 'import socket, random
 for _ in range(100):
     p = random.randint(20000, 60000)
@@ -94,15 +98,20 @@ for _ in range(100):
         print(p); break
     except OSError: pass')
 ep="tcp://127.0.0.1:$port"
-"$R" farm broker --bind "$ep" --key "$T/broker.key" 2> "$T/broker.log" &
+"$R" farm broker --bind "$ep" --key "$T/broker.key" 2> "$T/err.txt"; check "broker without a member list: exit 1" test $? -eq 1
+check "broker without a member list: says --insecure" grep -q -- "--insecure" "$T/err.txt"
+"$R" farm worker --connect "$ep" 2> "$T/err.txt"; check "worker without keys: exit 1" test $? -eq 1
+"$R" verify --farm "$ep" "$T/jobs.jsonl" 2> "$T/err.txt"; check "client without keys: exit 1" test $? -eq 1
+check "client without keys: says --server-key" grep -q -- "--server-key" "$T/err.txt"
+"$R" farm broker --bind "$ep" --key "$T/broker.key" --authorized-keys "$T/members" 2> "$T/broker.log" &
 PIDS+=($!)
-"$R" farm worker --connect "$ep" --slots 2 --server-key "$T/broker.key.pub" 2> "$T/worker.log" &
+"$R" farm worker --connect "$ep" --slots 2 --server-key "$T/broker.key.pub" --key "$T/worker.key" 2> "$T/worker.log" &
 PIDS+=($!)
-"$R" verify --farm "$ep" --server-key "$T/broker.key.pub" --timeout 60 --jsonl "$T/jobs.jsonl" > "$T/tcp.jsonl" 2> "$T/tcp.err"
+"$R" verify --farm "$ep" --server-key "$T/broker.key.pub" --key "$T/client.key" --timeout 60 --jsonl "$T/jobs.jsonl" > "$T/tcp.jsonl" 2> "$T/tcp.err"
 check "tcp+CURVE farm: exit 0" test $? -eq 0
 fields "$T/tcp.jsonl" | cut -f1-3 > "$T/tcp.tsv"
 check "tcp+CURVE farm: same results as in-process" diff "$T/inproc.tsv" "$T/tcp.tsv"
-"$R" verify --farm "$ep" --timeout 2 --jsonl "$T/jobs.jsonl" > "$T/nokey.jsonl" 2>/dev/null
+"$R" verify --farm "$ep" --insecure --timeout 2 --jsonl "$T/jobs.jsonl" > "$T/nokey.jsonl" 2>/dev/null
 check "tcp+CURVE farm: no key, no results, exit 1" test $? -eq 1
 check "tcp+CURVE farm: no key, every job answered with an error" \
   test "$(grep -c '"detail":"farm: no result within 2 s"' "$T/nokey.jsonl")" -eq 7
@@ -120,7 +129,7 @@ check "local:0: says why" grep -q "expected local:N" "$T/err.txt"
 "$R" verify "$T/missing.jsonl" 2> "$T/err.txt"; check "missing input: exit 1" test $? -eq 1
 "$R" verify --plugin nonsense "$T/jobs.jsonl" 2> "$T/err.txt"; check "bad --plugin: exit 1" test $? -eq 1
 check "bad --plugin: says why" grep -q "expected NAME=PATH" "$T/err.txt"
-"$R" farm broker --bind "udp://x" 2> "$T/err.txt"; check "bad bind: exit 1" test $? -eq 1
+"$R" farm broker --bind "udp://x" --insecure 2> "$T/err.txt"; check "bad bind: exit 1" test $? -eq 1
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -6,9 +6,12 @@
 #include "verifier/code/code.h"
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "common/base.h"
 #include "common/buf.h"
@@ -195,36 +198,254 @@ static SbxLimits job_limits(const VerifyJob *job) {
 // ---------------------------------------------------------------------------
 // function tests (HumanEval, MBPP): one harness run
 
-// Runs in the program's interpreter. It reads {nonce, program, setup,
-// tests} from stdin, puts /dev/null in its place, execs the program in a
-// fresh namespace, then each test on its own, and writes one line per
-// verdict on fd 3: "NONCE test I ok|fail|error [why]", then "NONCE done".
-// The tests never touch the work dir, so the program cannot read them there.
-static const char harness_py[] =
+// Function tests run in two sandboxed interpreters that share nothing but
+// two pipes (verifier/README.md has the why):
+//   the solution's process (server_py) loads the program (and MBPP's setup
+//   code), announces the names it defined, then answers calls: it reads
+//   {"q", "f" name, "a" args, "k" kwargs} lines on fd 4 and writes
+//   {"q", "r" value} or {"q", "x" exception name} lines on fd 5;
+//   the tests' process (tests_py) runs the asserts with each solution
+//   function replaced by a proxy that makes such a call, and writes one line
+//   per verdict on fd 3 (to us alone): "NONCE test I ok|fail|error [why]",
+//   then "NONCE done".
+// Values cross as JSON with tagged containers ({"t": [...]} a tuple, {"d":
+// [[k, v], ...]} a dict, ...), decoded on the tests' side into plain builtin
+// values only, so every comparison is made by the builtin types' __eq__ in
+// the tests' process. Anything else the solution returns becomes an opaque
+// handle that can be passed back to it and does nothing else. What the
+// solution's process writes can only claim return values, which it could
+// return anyway; it never sees the tests, the expected values or the nonce.
+static const char server_py[] =
     "import os, sys, json\n"
-    "_w, _exit = os.write, os._exit\n"
-    "def _harness():\n"
+    "def _serve():\n"
+    "    sys.set_int_max_str_digits(0)\n"
+    "    # Started without site (-I -S, for speed): the system's packages by hand.\n"
+    "    v = 'python%d.%d' % sys.version_info[:2]\n"
+    "    sys.path += ['/usr/local/lib/%s/dist-packages' % v, '/usr/lib/python3/dist-packages', '/usr/lib/%s/dist-packages' % v]\n"
     "    job = json.loads(sys.stdin.buffer.read())\n"
     "    fd = os.open(os.devnull, os.O_RDONLY); os.dup2(fd, 0); os.close(fd)\n"
-    "    nonce = job['nonce']\n"
-    "    def say(*parts):\n"
-    "        line = ' '.join([nonce] + [str(p) for p in parts]).replace('\\n', ' ').replace('\\r', ' ')\n"
-    "        try: _w(3, (line[:1000] + '\\n').encode('utf-8', 'replace'))\n"
-    "        except BaseException: pass\n"
+    "    rd = os.fdopen(4, 'rb'); wfd = 5\n"
+    "    def send(obj):\n"
+    "        data = (json.dumps(obj, separators=(',', ':')) + '\\n').encode('utf-8', 'surrogatepass')\n"
+    "        while data:\n"
+    "            data = data[os.write(wfd, data):]\n"
     "    def why(e):\n"
     "        try: msg = str(e)\n"
     "        except BaseException: msg = ''\n"
     "        return type(e).__name__ + ': ' + msg[:300]\n"
+    "    import types, collections, fractions, decimal, math\n"
+    "    handles = []\n"
+    "    plain = (type(None), bool, int, str)\n"
+    "    iters = (types.GeneratorType, map, filter, zip, reversed, enumerate, type(iter([])), type(iter(())),\n"
+    "             type(iter('')), type({}.keys()), type({}.values()), type({}.items()), type(iter({})), type(iter(set())))\n"
+    "    def enc(v):\n"
+    "        t = type(v)\n"
+    "        if t in plain: return v\n"
+    "        if t is float: return v if math.isfinite(v) else {'F': repr(v)}\n"
+    "        if t is list: return [enc(x) for x in v]\n"
+    "        if t is tuple or (isinstance(v, tuple) and hasattr(t, '_fields')): return {'t': [enc(x) for x in v]}\n"
+    "        if t is dict or t is collections.defaultdict: return {'d': [[enc(k), enc(x)] for k, x in v.items()]}\n"
+    "        if t is collections.OrderedDict: return {'od': [[enc(k), enc(x)] for k, x in v.items()]}\n"
+    "        if t is collections.Counter: return {'ctr': [[enc(k), enc(x)] for k, x in v.items()]}\n"
+    "        if t is set: return {'s': [enc(x) for x in v]}\n"
+    "        if t is frozenset: return {'fs': [enc(x) for x in v]}\n"
+    "        if t is collections.deque: return {'dq': [enc(x) for x in v]}\n"
+    "        if t is bytes: return {'b': v.hex()}\n"
+    "        if t is complex: return {'c': [enc(v.real), enc(v.imag)]}\n"
+    "        if t is range: return {'rg': [v.start, v.stop, v.step]}\n"
+    "        if t is fractions.Fraction: return {'fr': [v.numerator, v.denominator]}\n"
+    "        if t is decimal.Decimal: return {'dec': str(v)}\n"
+    "        if t in iters:\n"
+    "            out = []\n"
+    "            for x in v:\n"
+    "                out.append(enc(x))\n"
+    "                if len(out) > 10000000: raise MemoryError('iterator too long')\n"
+    "            return {'i': out}\n"
+    "        handles.append(v)\n"
+    "        return {'h': len(handles) - 1}\n"
+    "    def dec(v):\n"
+    "        if type(v) is list: return [dec(x) for x in v]\n"
+    "        if type(v) is not dict: return v\n"
+    "        (k, x), = v.items()\n"
+    "        if k == 't': return tuple(dec(y) for y in x)\n"
+    "        if k == 'd': return {dec(a): dec(b) for a, b in x}\n"
+    "        if k == 's': return {dec(y) for y in x}\n"
+    "        if k == 'fs': return frozenset(dec(y) for y in x)\n"
+    "        if k == 'b': return bytes.fromhex(x)\n"
+    "        if k == 'F': return float(x)\n"
+    "        if k == 'h': return handles[x]\n"
+    "        if k == 'c': return complex(x[0], x[1])\n"
+    "        if k == 'ty':\n"
+    "            import builtins\n"
+    "            t = getattr(builtins, x)\n"
+    "            if type(t) is type: return t\n"
+    "        raise TypeError('cannot pass ' + k)\n"
     "    try:\n"
     "        code = compile(job['program'], 'solution.py', 'exec')\n"
     "    except BaseException as e:\n"
-    "        say('compile', why(e)); return\n"
-    "    g = {'__name__': '__solution__', '__builtins__': __builtins__}\n"
+    "        send({'compile': why(e)}); return\n"
+    "    g = {'__name__': '__main__', '__builtins__': __builtins__}\n"
+    "    hello = {}\n"
     "    try: exec(code, g)\n"
-    "    except BaseException as e: say('load', why(e))\n"
+    "    except BaseException as e: hello['load'] = why(e)\n"
     "    if job.get('setup'):\n"
     "        try: exec(compile(job['setup'], 'setup.py', 'exec'), g)\n"
+    "        except BaseException as e: hello['setup'] = why(e)\n"
+    "    names = {}\n"
+    "    for k, v in list(g.items()):\n"
+    "        if k.startswith('__'): continue\n"
+    "        try:\n"
+    "            if isinstance(v, types.ModuleType): names[k] = ['m', v.__name__]\n"
+    "            elif callable(v): names[k] = ['f']\n"
+    "            else: names[k] = ['v', enc(v)]\n"
+    "        except BaseException: pass\n"
+    "    hello['names'] = names\n"
+    "    send(hello)\n"
+    "    mutable = (list, dict, set)\n"
+    "    while True:\n"
+    "        line = rd.readline()\n"
+    "        if not line: return\n"
+    "        req = json.loads(line)\n"
+    "        try:\n"
+    "            f = g[req['f']] if 'f' in req else handles[req['h']]\n"
+    "            args = [dec(a) for a in req['a']]\n"
+    "            kw = {k: dec(x) for k, x in req['k']}\n"
+    "            r = f(*args, **kw)\n"
+    "            back = [[i, enc(a)] for i, a in enumerate(args) if type(a) in mutable]\n"
+    "            send({'q': req['q'], 'r': enc(r), 'm': back})\n"
+    "        except BaseException as e:\n"
+    "            try: send({'q': req['q'], 'x': type(e).__name__, 'w': why(e)})\n"
+    "            except BaseException: send({'q': req['q'], 'x': 'Exception', 'w': '?'})\n"
+    "_serve()\n"
+    "try: sys.stdout.flush(); sys.stderr.flush()\n"
+    "except BaseException: pass\n"
+    "os._exit(0)\n";
+
+static const char tests_py[] =
+    "import os, sys, json, builtins\n"
+    "def _run():\n"
+    "    sys.set_int_max_str_digits(0)\n"
+    "    job = json.loads(sys.stdin.buffer.read())\n"
+    "    fd = os.open(os.devnull, os.O_RDONLY); os.dup2(fd, 0); os.close(fd)\n"
+    "    nonce = job['nonce']\n"
+    "    rd = os.fdopen(4, 'rb'); wfd = 5\n"
+    "    def say(*parts):\n"
+    "        line = ' '.join([nonce] + [str(p) for p in parts]).replace('\\n', ' ').replace('\\r', ' ')\n"
+    "        os.write(3, (line[:1000] + '\\n').encode('utf-8', 'replace'))\n"
+    "    def why(e):\n"
+    "        try: msg = str(e)\n"
+    "        except BaseException: msg = ''\n"
+    "        return type(e).__name__ + ': ' + msg[:300]\n"
+    "    def recv():\n"
+    "        line = rd.readline(64 << 20)\n"
+    "        if not line: raise EOFError('the solution process ended')\n"
+    "        if not line.endswith(b'\\n'): raise MemoryError('a value over 64 MB')\n"
+    "        return json.loads(line)\n"
+    "    class Remote:\n"
+    "        # A value the solution's process holds that is not plain data: it\n"
+    "        # may be passed back to the solution, never compared or inspected.\n"
+    "        __slots__ = ('h',)\n"
+    "        def __init__(self, h): self.h = h\n"
+    "        def _no(self, *a, **k): raise TypeError('the solution returned a value that is not plain data')\n"
+    "        __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = __bool__ = __len__ = __iter__ = _no\n"
+    "        __contains__ = __getitem__ = __add__ = __radd__ = __sub__ = __mul__ = __float__ = __int__ = __index__ = _no\n"
+    "        def __repr__(self): return '<not plain data>'\n"
+    "    def dec(v):\n"
+    "        t = type(v)\n"
+    "        if t is list: return [dec(x) for x in v]\n"
+    "        if t is not dict: return v\n"
+    "        if len(v) != 1: raise TypeError('bad value from the solution')\n"
+    "        (k, x), = v.items()\n"
+    "        if k == 't': return tuple(dec(y) for y in x)\n"
+    "        if k == 'd': return {dec(a): dec(b) for a, b in x}\n"
+    "        if k == 'od': return collections.OrderedDict((dec(a), dec(b)) for a, b in x)\n"
+    "        if k == 'ctr': return collections.Counter({dec(a): dec(b) for a, b in x})\n"
+    "        if k == 's': return {dec(y) for y in x}\n"
+    "        if k == 'fs': return frozenset(dec(y) for y in x)\n"
+    "        if k == 'dq': return collections.deque(dec(y) for y in x)\n"
+    "        if k == 'i': return iter([dec(y) for y in x])\n"
+    "        if k == 'b': return bytes.fromhex(x)\n"
+    "        if k == 'F': return float(x)\n"
+    "        if k == 'c': return complex(float(x[0]), float(x[1]))\n"
+    "        if k == 'rg': return range(int(x[0]), int(x[1]), int(x[2]))\n"
+    "        if k == 'fr': return fractions.Fraction(int(x[0]), int(x[1]))\n"
+    "        if k == 'dec': return decimal.Decimal(str(x))\n"
+    "        if k == 'h': return Remote(int(x))\n"
+    "        raise TypeError('bad value from the solution')\n"
+    "    def enc(v):\n"
+    "        t = type(v)\n"
+    "        if v is None or t is bool or t is int or t is str: return v\n"
+    "        if t is float: return v if v == v and v not in (float('inf'), float('-inf')) else {'F': repr(v)}\n"
+    "        if t is list: return [enc(x) for x in v]\n"
+    "        if t is tuple: return {'t': [enc(x) for x in v]}\n"
+    "        if t is dict: return {'d': [[enc(k), enc(x)] for k, x in v.items()]}\n"
+    "        if t is set: return {'s': [enc(x) for x in v]}\n"
+    "        if t is frozenset: return {'fs': [enc(x) for x in v]}\n"
+    "        if t is bytes: return {'b': v.hex()}\n"
+    "        if t is complex: return {'c': [enc(v.real), enc(v.imag)]}\n"
+    "        if t is Remote: return {'h': v.h}\n"
+    "        if t is type and getattr(builtins, v.__name__, None) is v: return {'ty': v.__name__}\n"
+    "        raise TypeError('a test passes a %s, which cannot be sent to the solution' % t.__name__)\n"
+    "    seq = [0]\n"
+    "    def call(target, args, kw):\n"
+    "        seq[0] += 1\n"
+    "        req = dict(target, q=seq[0], a=[enc(a) for a in args], k=[[k, enc(x)] for k, x in kw.items()])\n"
+    "        data = (json.dumps(req, separators=(',', ':')) + '\\n').encode('utf-8', 'surrogatepass')\n"
+    "        while data:\n"
+    "            data = data[os.write(wfd, data):]\n"
+    "        rep = recv()\n"
+    "        if type(rep) is not dict or rep.get('q') != seq[0]: raise RuntimeError('the solution process broke the protocol')\n"
+    "        if 'x' in rep:\n"
+    "            exc = getattr(builtins, str(rep['x']), None)\n"
+    "            if not (isinstance(exc, type) and issubclass(exc, Exception)): exc = RuntimeError\n"
+    "            raise exc(str(rep.get('w', '')))\n"
+    "        for i, v in rep.get('m', []):\n"
+    "            a = args[i] if type(i) is int and 0 <= i < len(args) else None\n"
+    "            v = dec(v)\n"
+    "            if type(a) is list and type(v) is list: a[:] = v\n"
+    "            elif type(a) in (dict, set) and type(v) is type(a): a.clear(); a.update(v)\n"
+    "        return dec(rep['r'])\n"
+    "    def proxy(name):\n"
+    "        def f(*args, **kw): return call({'f': name}, args, kw)\n"
+    "        f.__name__ = f.__qualname__ = name\n"
+    "        return f\n"
+    "    import collections, fractions, decimal, importlib\n"
+    "    try: hello = recv()\n"
+    "    except BaseException as e:\n"
+    "        for i in range(len(job['tests'])): say('test', i, 'error', \"the solution's process ended: \" + why(e))\n"
+    "        say('done'); return\n"
+    "    if 'compile' in hello: say('compile', hello['compile']); return\n"
+    "    if 'load' in hello: say('load', hello['load'])\n"
+    "    if 'setup' in hello: say('setup', hello['setup'])\n"
+    "    names = hello.get('names', {})\n"
+    "    g = {'__name__': '__main__', '__builtins__': builtins}\n"
+    "    if job.get('prompt') is not None:\n"
+    "        # HumanEval: the prompt's own code (helpers the tests use) runs here;\n"
+    "        # only the entry point comes from the solution.\n"
+    "        try: exec(compile(job['prompt'], 'prompt.py', 'exec'), g)\n"
     "        except BaseException as e: say('setup', why(e))\n"
+    "        g[job['entry']] = proxy(job['entry'])\n"
+    "    else:\n"
+    "        # MBPP: the names the solution (and the setup code) defined. A name\n"
+    "        # that shadows a builtin is taken only when it is the function under\n"
+    "        # test: the problem's entry_point, or (without one) called in every\n"
+    "        # test while no other name of the solution is; otherwise the tests\n"
+    "        # keep the builtin (a solution's own len or set cannot judge it).\n"
+    "        import re\n"
+    "        tests = job['tests']\n"
+    "        def called(k, t): return re.search(r'(?<![\\w.])' + re.escape(k) + r'\\s*\\(', t) is not None\n"
+    "        def mentioned(k, t): return re.search(r'(?<![\\w.])' + re.escape(k) + r'(?!\\w)', t) is not None\n"
+    "        own = [k for k in names if not hasattr(builtins, k)]\n"
+    "        def under_test(k):\n"
+    "            if job.get('entry') is not None: return k == job['entry']\n"
+    "            return all(called(k, t) and not any(mentioned(o, t) for o in own) for t in tests)\n"
+    "        for k, v in names.items():\n"
+    "            if k in g or (hasattr(builtins, k) and not under_test(k)): continue\n"
+    "            try:\n"
+    "                if v[0] == 'f': g[k] = proxy(k)\n"
+    "                elif v[0] == 'v': g[k] = dec(v[1])\n"
+    "                elif v[0] == 'm' and str(v[1]).split('.')[0] in sys.stdlib_module_names: g[k] = importlib.import_module(str(v[1]))\n"
+    "            except BaseException: pass\n"
     "    for i, t in enumerate(job['tests']):\n"
     "        try:\n"
     "            exec(compile(t, 'test_%d.py' % i, 'exec'), g)\n"
@@ -232,10 +453,8 @@ static const char harness_py[] =
     "        except AssertionError as e: say('test', i, 'fail', why(e))\n"
     "        except BaseException as e: say('test', i, 'error', why(e))\n"
     "    say('done')\n"
-    "_harness()\n"
-    "try: sys.stdout.flush(); sys.stderr.flush()\n"
-    "except BaseException: pass\n"
-    "_exit(0)\n";
+    "_run()\n"
+    "os._exit(0)\n";
 
 enum { T_UNKNOWN, T_OK, T_FAIL, T_ERROR };
 
@@ -285,24 +504,31 @@ static void report_parse(Report *r, const char *text, const char *nonce) {
     }
 }
 
-static void make_nonce(char *out) {  // 32 hex digits
-    unsigned char raw[16] = {0};
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-        uint64_t t = (uint64_t)(rs_now() * 1e9);
-        memcpy(raw, &t, sizeof t);
-    }
+// A fresh unguessable nonce per job (32 hex digits). -1 when the kernel
+// gives no randomness.
+static int make_nonce(char *out, Err *e) {
+    unsigned char raw[16];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) return err_errno(e, "getrandom");
     for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
 }
 
-// Fold the harness run into a verdict.
-static void judge_functions(VerifyResult *out, const SbxResult *r, Report *rep, const char **tests) {
+// Fold the two runs into a verdict. A limit that ended the tests' process,
+// or the solution's when some test did not pass, names the status.
+static void judge_functions(VerifyResult *out, const SbxResult *sol, const SbxResult *tr, Report *rep,
+                            const char **tests) {
     int passed = 0, first = -1;
     for (int i = 0; i < rep->ntests; i++) {
         if (rep->verdict[i] == T_OK) passed++;
         else if (first < 0) first = i;
     }
     double score = rep->ntests ? (double)passed / rep->ntests : 0;
-    const char *st = run_status(r);
+    const char *st = run_status(tr);
+    const SbxResult *by = tr;
+    if ((!st || strcmp(st, "runtime_error") == 0) && (first >= 0 || !rep->done)) {
+        const char *ss = run_status(sol);
+        if (ss && strcmp(ss, "runtime_error") != 0) st = ss, by = sol;
+    }
     Buf d = {0};
     buf_printf(&d, "%d/%d tests passed", passed, rep->ntests);
     if (rep->compile_err) {
@@ -311,11 +537,11 @@ static void judge_functions(VerifyResult *out, const SbxResult *r, Report *rep, 
         return;
     }
     if (st && strcmp(st, "runtime_error") != 0) {  // a limit or the filter ended it
-        buf_printf(&d, "; %s", r->detail);
+        buf_printf(&d, "; %s%s", by == sol ? "the solution: " : "", by->detail);
         set_verdict(out, st, strcmp(st, "denied") == 0 ? 0 : score, "%s", d.data);
     } else if (!rep->done) {
-        buf_puts(&d, "; the program ended the harness early");
-        if (r->status != SBX_OK) buf_printf(&d, " (%s), stderr ", r->detail), last_line(&d, r->err);
+        buf_puts(&d, "; the tests did not finish");
+        if (tr->status != SBX_OK) buf_printf(&d, " (%s), stderr ", tr->detail), last_line(&d, tr->err);
         set_verdict(out, "runtime_error", score, "%s", d.data);
     } else if (first < 0) {
         set_verdict(out, "correct", 1.0, "%s", d.data);
@@ -327,38 +553,105 @@ static void judge_functions(VerifyResult *out, const SbxResult *r, Report *rep, 
         quote(&d, tests[first], 120);
         buf_printf(&d, " -> %s", why);
         if (rep->load_err) buf_printf(&d, "; the program's top level raised %s", rep->load_err);
+        if (sol->status != SBX_OK && sol->err_len) buf_puts(&d, "; the solution's stderr "), last_line(&d, sol->err);
         set_verdict(out, status, score, "%s", d.data);
     }
     buf_free(&d);
 }
 
+// The solution's process runs on its own thread while this one runs the tests.
+typedef struct SolutionRun {
+    const Sandbox *s;
+    SbxRun run;
+    SbxResult res;
+    int rc;
+    Err e;
+} SolutionRun;
+
+static void *solution_thread(void *arg) {
+    SolutionRun *sr = arg;
+    sr->rc = sbx_run(sr->s, &sr->run, &sr->res, &sr->e);
+    return NULL;
+}
+
+static char *json_text(cJSON *j) {
+    char *t = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    RS_CHECK(t != NULL);
+    return t;
+}
+
+// prompt/entry: HumanEval (the prompt's code runs on the tests' side, the
+// entry point is the solution's); setup: MBPP's setup code, run after the
+// program in the solution's process; entry without a prompt: MBPP's
+// function under test, when the problem names it.
 static int run_functions(const Sandbox *s, const VerifyJob *job, const char *program, const char *setup,
-                         const char **tests, int ntests, VerifyResult *out, Err *e) {
+                         const char *prompt, const char *entry, const char **tests, int ntests, VerifyResult *out,
+                         Err *e) {
     char nonce[33];
-    make_nonce(nonce);
-    cJSON *in = cJSON_CreateObject();
-    cJSON_AddStringToObject(in, "nonce", nonce);
-    cJSON_AddStringToObject(in, "program", program);
-    if (setup) cJSON_AddStringToObject(in, "setup", setup);
-    cJSON *arr = cJSON_AddArrayToObject(in, "tests");
+    if (make_nonce(nonce, e) != 0) return -1;
+    cJSON *sin = cJSON_CreateObject();
+    cJSON_AddStringToObject(sin, "program", program);
+    if (setup) cJSON_AddStringToObject(sin, "setup", setup);
+    char *sol_stdin = json_text(sin);
+    cJSON *tin = cJSON_CreateObject();
+    cJSON_AddStringToObject(tin, "nonce", nonce);
+    if (prompt) cJSON_AddStringToObject(tin, "prompt", prompt);
+    if (entry) cJSON_AddStringToObject(tin, "entry", entry);
+    cJSON *arr = cJSON_AddArrayToObject(tin, "tests");
     for (int i = 0; i < ntests; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(tests[i]));
-    char *stdin_text = cJSON_PrintUnformatted(in);
-    cJSON_Delete(in);
-    const char *argv[] = {PYTHON, "-s", "-B", "-c", harness_py, NULL};
-    SbxRun run = {.argv = argv, .stdin_data = stdin_text, .stdin_len = strlen(stdin_text), .report_fd = 1,
-                  .limits = job_limits(job)};
-    SbxResult r;
-    int rc = sbx_run(s, &run, &r, e);
-    free(stdin_text);
-    if (rc != 0) return -1;
-    Report rep = {.ntests = ntests, .verdict = xcalloc((size_t)ntests + 1, sizeof(int)),
-                  .why = xcalloc((size_t)ntests + 1, sizeof(char *))};
-    report_parse(&rep, r.report, nonce);
-    judge_functions(out, &r, &rep, tests);
-    keep_output(out, job, &r);
-    report_free(&rep);
-    sbx_result_free(&r);
-    return 0;
+    char *tests_stdin = json_text(tin);
+
+    // calls: tests -> solution; answers: solution -> tests. sbx_run closes
+    // the ends it is given, so each side sees EOF when the other ends.
+    int calls[2], answers[2];
+    if (pipe2(calls, O_CLOEXEC) != 0) {
+        free(sol_stdin), free(tests_stdin);
+        return err_errno(e, "pipe");
+    }
+    if (pipe2(answers, O_CLOEXEC) != 0) {
+        close(calls[0]), close(calls[1]);
+        free(sol_stdin), free(tests_stdin);
+        return err_errno(e, "pipe");
+    }
+    int sol_fds[] = {calls[0], answers[1]}, test_fds[] = {answers[0], calls[1]};
+    SbxLimits lim = job_limits(job);
+    static const char *const sol_argv[] = {PYTHON, "-I", "-S", "-B", "-c", server_py, NULL};
+    static const char *const test_argv[] = {PYTHON, "-I", "-S", "-B", "-c", tests_py, NULL};
+    SolutionRun *sr = xcalloc(1, sizeof *sr);
+    sr->s = s;
+    sr->run = (SbxRun){.argv = sol_argv, .stdin_data = sol_stdin, .stdin_len = strlen(sol_stdin),
+                       .pass_fds = sol_fds, .npass = 2, .no_fork = !json_opt_bool(job->problem, "allow_fork", 0),
+                       .limits = lim};
+    pthread_t th;
+    if (pthread_create(&th, NULL, solution_thread, sr) != 0) {
+        for (int i = 0; i < 2; i++) close(calls[i]), close(answers[i]);
+        free(sr), free(sol_stdin), free(tests_stdin);
+        return err_set(e, "pthread_create failed");
+    }
+    SbxRun trun = {.argv = test_argv, .stdin_data = tests_stdin, .stdin_len = strlen(tests_stdin), .report_fd = 1,
+                   .pass_fds = test_fds, .npass = 2, .no_fork = 1, .limits = lim};
+    SbxResult tr;
+    int rc = sbx_run(s, &trun, &tr, e);
+    pthread_join(th, NULL);
+    free(sol_stdin), free(tests_stdin);
+    if (rc == 0 && sr->rc != 0) {
+        err_set(e, "%s", sr->e.msg);
+        sbx_result_free(&tr);
+        rc = -1;
+    }
+    if (rc == 0) {
+        Report rep = {.ntests = ntests, .verdict = xcalloc((size_t)ntests + 1, sizeof(int)),
+                      .why = xcalloc((size_t)ntests + 1, sizeof(char *))};
+        report_parse(&rep, tr.report, nonce);
+        judge_functions(out, &sr->res, &tr, &rep, tests);
+        keep_output(out, job, &sr->res);
+        report_free(&rep);
+        sbx_result_free(&tr);
+    }
+    if (sr->rc == 0) sbx_result_free(&sr->res);
+    free(sr);
+    return rc;
 }
 
 // The import lines of a HumanEval prompt: a program that defines the entry
@@ -392,7 +685,7 @@ static int grade_humaneval(const Sandbox *s, const VerifyJob *job, const char *p
     Buf t = {0};
     buf_printf(&t, "%s\n\ncheck(%s)\n", test, entry);
     const char *tests[] = {t.data};
-    int rc = run_functions(s, job, src.data, NULL, tests, 1, out, e);
+    int rc = run_functions(s, job, src.data, NULL, prompt, entry, tests, 1, out, e);
     buf_free(&src), buf_free(&t);
     return rc;
 }
@@ -413,7 +706,8 @@ static int grade_mbpp(const Sandbox *s, const VerifyJob *job, const char *progra
         tests[i++] = it->valuestring;
     }
     const char *setup = json_opt_str(job->problem, "test_setup_code", NULL);
-    int rc = run_functions(s, job, program, setup, tests, n, out, e);
+    const char *entry = json_opt_str(job->problem, "entry_point", NULL);
+    int rc = run_functions(s, job, program, setup, NULL, entry && *entry ? entry : NULL, tests, n, out, e);
     free(tests);
     return rc;
 }
@@ -429,7 +723,8 @@ static int compile_c(const Sandbox *s, const VerifyJob *job, const char *program
     const char *argv[] = {CC, "-O2", "-pipe", "-o", "prog", "prog.c", "-lm", NULL};
     const char *collect[] = {"prog", NULL};
     SbxFile src = {.name = "prog.c", .data = program, .len = strlen(program)};
-    SbxRun run = {.argv = argv, .files = &src, .nfiles = 1, .collect = collect,
+    // The compiler runs cc1, as, collect2 and ld: the one profile that may exec.
+    SbxRun run = {.argv = argv, .files = &src, .nfiles = 1, .collect = collect, .allow_exec = 1,
                   .limits = {.time_s = 10, .memory_mb = 512, .output_kb = 64, .procs = 16}};
     SbxResult r;
     if (sbx_run(s, &run, &r, e) != 0) return err_wrap(e, "compiling");
@@ -521,7 +816,7 @@ static int grade_stdio(const Sandbox *s, const VerifyJob *job, const char *progr
         const char *in = json_opt_str(t, "stdin", "");
         const char *want = cJSON_GetObjectItemCaseSensitive(t, "stdout")->valuestring;
         SbxRun run = {.argv = is_c ? c_argv : py_argv, .stdin_data = in, .stdin_len = strlen(in), .files = &file,
-                      .nfiles = 1, .limits = job_limits(job)};
+                      .nfiles = 1, .no_fork = !json_opt_bool(job->problem, "allow_fork", 0), .limits = job_limits(job)};
         SbxResult r;
         if ((rc = sbx_run(s, &run, &r, e)) != 0) break;
         ran++;
@@ -575,6 +870,7 @@ int vcode_grade_with(const Sandbox *s, const VerifyJob *job, VerifyResult *out, 
     else if (cJSON_GetObjectItemCaseSensitive(pb, "test")) rc = grade_humaneval(s, job, program, out, e);
     else rc = err_set(e, "problem: no tests (expected 'tests', 'test_list', or 'test' + 'entry_point')");
     free(program);
+    if (rc == 0) snprintf(out->isolation, sizeof out->isolation, "%s", sbx_isolation(s));
     return rc;
 }
 

@@ -7,8 +7,12 @@
 // "response", "problem", "limits"?} and a result {"id", "score", "status",
 // "detail", "elapsed_ms", ...}. Around them, each hop adds routing frames:
 //   client → broker   JOB tag job | PING      broker → client   RESULT tag result | PONG instance
-//   broker → worker   JOB client tag job      worker → broker   RESULT client tag result
+//   broker → worker   JOB wtag job            worker → broker   RESULT wtag result
 //   worker → broker   READY slots prefetch | HB | BYE    broker → worker   HB | RESET
+// wtag is 16 random bytes (getrandom) the broker draws each time it hands a
+// job to a worker: it accepts a RESULT only from that worker, for that
+// wtag, once; anything else (a guessed tag, another worker's job, a late
+// answer after a requeue, a second answer) is dropped and counted.
 // The broker keys every job by (client, tag): it hands jobs to workers with
 // free slots, least recently used first (then up to each worker's prefetch,
 // so no slot waits a round trip for its next job); keeps each job until its result comes
@@ -27,7 +31,10 @@
 // clients and a derived endpoint for workers (tcp port + 1, or the ipc/inproc
 // name + ".workers"); workers are given the farm endpoint and derive the same.
 // Over tcp:// the default bind is loopback; CURVE keys (farm_keygen) encrypt
-// and authenticate. "local:N" makes the client spawn a broker and N one-slot
+// and authenticate, and are required: a broker needs its keypair and the
+// list of authorized public keys, a worker the broker's public key and its
+// own keypair (on that list), unless `insecure` says plaintext on purpose.
+// "local:N" makes the client spawn a broker and N one-slot
 // workers over ipc:// in a private temp dir (forked from the calling process,
 // so they grade with its VerifierSet) and tear them down in farm_client_free;
 // they also die with the thread that created the client (PR_SET_PDEATHSIG).
@@ -54,7 +61,10 @@ typedef struct FarmHeartbeat {
 typedef struct FarmBrokerOptions {
     const char *bind;             // farm endpoint, e.g. "tcp://127.0.0.1:5555"
     const char *key_file;         // CURVE keypair of the broker (farm_keygen), or NULL for plaintext
-    const char *authorized_keys;  // file of allowed client/worker public keys, one a line; NULL: any key
+    const char *authorized_keys;  // file of allowed client (and worker) public keys, one a line
+    const char *authorized_workers;  // file of the workers' keys; NULL: authorized_keys serves both
+    int insecure;                 // 1: no CURVE, any peer (ipc:// in a private dir, tests); else both
+                                  // key_file and authorized_keys are required
     FarmHeartbeat hb;
     const volatile sig_atomic_t *stop;  // the loop returns when *stop becomes nonzero
 } FarmBrokerOptions;
@@ -69,7 +79,8 @@ typedef struct FarmWorkerOptions {
     int prefetch;                 // jobs held queued beyond the slots (default: one per slot; <0: none)
     const VerifierSet *verifiers;
     const char *server_key_file;  // the broker's public key file, for CURVE
-    const char *key_file;         // this worker's keypair; NULL: a fresh one per run
+    const char *key_file;         // this worker's keypair (on the broker's list)
+    int insecure;                 // 1: plaintext allowed; else server_key_file and key_file are required
     double job_timeout_s;         // a slot grading longer is killed (default 300)
     FarmHeartbeat hb;
     const volatile sig_atomic_t *stop;
@@ -81,8 +92,8 @@ int farm_worker_run(const FarmWorkerOptions *o, Err *e);
 
 typedef struct FarmClientOptions {
     const VerifierSet *verifiers;  // local mode: what the workers grade with (NULL: the built-ins)
-    const char *server_key_file;   // tcp with CURVE: the broker's public key file
-    const char *key_file;          // this client's keypair; NULL: a fresh one
+    const char *server_key_file;   // tcp with CURVE: the broker's public key file (NULL: $REASONER_FARM_SERVER_KEY)
+    const char *key_file;          // this client's keypair (NULL: $REASONER_FARM_KEY, else a fresh one)
     double retry_s;                // resend a job still unanswered after this long (default 60)
     double job_timeout_s;          // local mode: the workers' job timeout
     FarmHeartbeat hb;              // local mode: broker and worker heartbeats

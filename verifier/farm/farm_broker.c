@@ -25,12 +25,16 @@ typedef struct BWorker {
     double last_seen, last_dispatch;
 } BWorker;
 
+#define WTAG_LEN 16
+
 typedef struct BJob {
     char *key;  // [len(client)] client tag: unique per job
     size_t keylen;
     zmq_msg_t client, tag, payload;
     BWorker *worker;  // NULL while queued
+    uint8_t wtag[WTAG_LEN];  // while with a worker: the random tag of this hand-out
     struct BJob *hnext;  // hash chain
+    struct BJob *wnext;  // chain in the wtag table while with a worker
     struct BJob *qprev, *qnext;  // queue links while queued
 } BJob;
 
@@ -40,13 +44,20 @@ typedef struct Broker {
     void *ctx, *front, *back, *zap;
     BJob **buckets;
     size_t nbuckets, njobs;
+    BJob **wbuckets;  // jobs with a worker, by wtag (WTAG_BUCKETS chains)
+    uint8_t pool[4096];  // random bytes for wtags, refilled by getrandom
+    size_t pool_used;
     BJob *qhead, *qtail;
     BWorker **w;
     int nw, capw;
-    uint8_t (*keys)[32];  // authorized public keys (binary), when a list is given
+    uint8_t (*keys)[32];  // authorized public keys of clients (binary), when a list is given
     int nkeys;
-    long requeued, dropped;
+    uint8_t (*wkeys)[32];  // of workers: its own list, or the same as keys
+    int nwkeys;
+    long requeued, dropped, forged;
 } Broker;
+
+#define WTAG_BUCKETS 4096
 
 // ---------------------------------------------------------------------------
 // job table and queue
@@ -109,6 +120,35 @@ static void queue_push(Broker *b, BJob *j, int front) {
     }
 }
 
+// ---------------------------------------------------------------------------
+// wtags: which worker holds a job, under which random tag
+
+static BJob **wtag_slot(Broker *b, const uint8_t *tag) {
+    uint64_t h;
+    memcpy(&h, tag, sizeof h);  // random already
+    BJob **p = &b->wbuckets[h & (WTAG_BUCKETS - 1)];
+    while (*p && memcmp((*p)->wtag, tag, WTAG_LEN) != 0) p = &(*p)->wnext;
+    return p;
+}
+
+static void wtag_remove(Broker *b, BJob *j) {
+    BJob **p = wtag_slot(b, j->wtag);
+    if (*p == j) *p = j->wnext;
+    j->wnext = NULL;
+}
+
+// A fresh tag for a hand-out. -1 when the kernel gives no randomness.
+static int wtag_draw(Broker *b, uint8_t *tag) {
+    if (b->pool_used + WTAG_LEN > sizeof b->pool) {
+        if (getrandom(b->pool, sizeof b->pool, 0) != (ssize_t)sizeof b->pool) return -1;
+        b->pool_used = 0;
+    }
+    memcpy(tag, b->pool + b->pool_used, WTAG_LEN);
+    memset(b->pool + b->pool_used, 0, WTAG_LEN);
+    b->pool_used += WTAG_LEN;
+    return 0;
+}
+
 static void job_free(BJob *j) {
     zmq_msg_close(&j->client);
     zmq_msg_close(&j->tag);
@@ -153,6 +193,7 @@ static void worker_drop(Broker *b, BWorker *w, const char *why) {
     for (size_t i = 0; i < b->nbuckets; i++)
         for (BJob *j = b->buckets[i]; j; j = j->hnext)
             if (j->worker == w) {
+                wtag_remove(b, j);  // its answer, should it come, is now nobody's
                 queue_push(b, j, 1);
                 n++;
             }
@@ -200,19 +241,26 @@ static void on_client(Broker *b, zmq_msg_t *f, int n) {
     if (b->njobs > 2 * b->nbuckets) table_grow(b);
 }
 
-// The first result for a job goes to its client; later ones are dropped.
-static void on_result(Broker *b, zmq_msg_t *f) {
-    size_t kn;
-    char *key = make_key(&f[2], &f[3], &kn);
-    BJob **slot = job_slot(b, key, kn);
-    free(key);
-    BJob *j = *slot;
-    if (!j) return;
-    WirePart out[] = {WIRE_MSG(&j->client), WIRE_STR("RESULT"), WIRE_MSG(&j->tag), WIRE_MSG(&f[4])};
+// A result goes to its client only when it comes from the worker the job
+// was handed to, under that hand-out's tag, the first time; anything else
+// is dropped (and counted: a worker answering for jobs it was not given is
+// broken or hostile).
+static void on_result(Broker *b, BWorker *w, zmq_msg_t *f) {
+    BJob *j = NULL;
+    if (zmq_msg_size(&f[2]) == WTAG_LEN) j = *wtag_slot(b, zmq_msg_data(&f[2]));
+    if (!j || !w || j->worker != w) {
+        b->forged++;
+        log_warn("farm broker: dropped a result from %s for a job it does not hold (%ld so far)", w ? w->name : "an unknown worker",
+                 b->forged);
+        return;
+    }
+    WirePart out[] = {WIRE_MSG(&j->client), WIRE_STR("RESULT"), WIRE_MSG(&j->tag), WIRE_MSG(&f[3])};
     if (wire_send(b->front, out, 4) != 0)
         log_debug("farm broker: client gone, result dropped: %s", zmq_strerror(errno));
-    if (j->worker) j->worker->inflight--;
-    else queue_unlink(b, j);  // requeued, then answered late by its first worker
+    w->inflight--;
+    wtag_remove(b, j);
+    BJob **slot = job_slot(b, j->key, j->keylen);
+    RS_CHECK(*slot == j);
     *slot = j->hnext;
     b->njobs--;
     job_free(j);
@@ -239,7 +287,7 @@ static void on_worker(Broker *b, zmq_msg_t *f, int n, double now) {
         w->prefetch = prefetch;
         return;
     }
-    if (wire_is(&f[1], "RESULT") && n == 5) on_result(b, f);
+    if (wire_is(&f[1], "RESULT") && n == 4) on_result(b, w, f);
     else if (wire_is(&f[1], "BYE") && w) {
         worker_drop(b, w, "left");
         return;
@@ -273,13 +321,19 @@ static void dispatch(Broker *b, double now) {
     BWorker *w;
     while (b->qhead && (w = pick_worker(b))) {
         BJob *j = b->qhead;
-        WirePart out[] = {WIRE_MSG(&w->id), WIRE_STR("JOB"), WIRE_MSG(&j->client), WIRE_MSG(&j->tag),
-                          WIRE_MSG(&j->payload)};
-        if (wire_send(b->back, out, 5) != 0) {
+        if (wtag_draw(b, j->wtag) != 0) {
+            log_error("farm broker: getrandom failed: %s; no job handed out", strerror(errno));
+            return;
+        }
+        WirePart out[] = {WIRE_MSG(&w->id), WIRE_STR("JOB"), {NULL, j->wtag, WTAG_LEN}, WIRE_MSG(&j->payload)};
+        if (wire_send(b->back, out, 4) != 0) {
             worker_drop(b, w, "disconnected");
             continue;
         }
         queue_unlink(b, j);
+        BJob **ws = wtag_slot(b, j->wtag);
+        RS_CHECK(*ws == NULL);  // 128 random bits do not collide
+        *ws = j;
         j->worker = w;
         w->inflight++;
         w->last_dispatch = now;
@@ -298,7 +352,7 @@ static void heartbeat(Broker *b, double now) {
 // ---------------------------------------------------------------------------
 // CURVE authorization (ZAP, RFC 27): only listed public keys may connect.
 
-static int load_keys(Broker *b, const char *path, Err *e) {
+static int load_keys(uint8_t (**keys)[32], int *nkeys, const char *path, Err *e) {
     FILE *fp = fopen(path, "r");
     if (!fp) return err_errno(e, "%s", path);
     char line[256];
@@ -310,13 +364,13 @@ static int load_keys(Broker *b, const char *path, Err *e) {
         char *s = line + strspn(line, " \t");
         s[strcspn(s, " \t\r\n")] = 0;
         if (!*s || (s[0] == '#' && strlen(s) != 40)) continue;
-        b->keys = xrealloc(b->keys, (size_t)(b->nkeys + 1) * sizeof *b->keys);
-        if (strlen(s) != 40 || !zmq_z85_decode(b->keys[b->nkeys], s))
+        *keys = xrealloc(*keys, (size_t)(*nkeys + 1) * sizeof **keys);
+        if (strlen(s) != 40 || !zmq_z85_decode((*keys)[*nkeys], s))
             rc = err_set(e, "%s:%d: expected a 40-character Z85 public key", path, lineno);
-        else b->nkeys++;
+        else (*nkeys)++;
     }
     fclose(fp);
-    if (rc == 0 && b->nkeys == 0) rc = err_set(e, "%s: no keys", path);
+    if (rc == 0 && *nkeys == 0) rc = err_set(e, "%s: no keys", path);
     return rc;
 }
 
@@ -324,10 +378,13 @@ static void on_zap(Broker *b) {
     zmq_msg_t f[8];
     int n = wire_recv(b->zap, f, 8, ZMQ_DONTWAIT);
     if (n <= 0) return;
-    int ok = 0;
+    // The domain says which port: clients or workers, each with its list.
+    int ok = 0, workers = n >= 3 && wire_is(&f[2], "workers");
+    uint8_t (*keys)[32] = workers ? b->wkeys : b->keys;
+    int nkeys = workers ? b->nwkeys : b->nkeys;
     if (n >= 7 && n <= 8 && wire_is(&f[5], "CURVE") && zmq_msg_size(&f[6]) == 32)
-        for (int i = 0; i < b->nkeys && !ok; i++) ok = memcmp(b->keys[i], zmq_msg_data(&f[6]), 32) == 0;
-    if (!ok) log_warn("farm broker: refused a connection with an unlisted key");
+        for (int i = 0; i < nkeys && !ok; i++) ok = memcmp(keys[i], zmq_msg_data(&f[6]), 32) == 0;
+    if (!ok) log_warn("farm broker: refused a %s connection with an unlisted key", workers ? "worker" : "client");
     WirePart reply[] = {WIRE_STR("1.0"), n >= 2 ? WIRE_MSG(&f[1]) : WIRE_STR(""), WIRE_STR(ok ? "200" : "400"),
                         WIRE_STR(ok ? "OK" : "key not authorized"), WIRE_STR(""), WIRE_STR("")};
     wire_send(b->zap, reply, 6);
@@ -337,12 +394,12 @@ static void on_zap(Broker *b) {
 // ---------------------------------------------------------------------------
 // run
 
-static int bind_router(Broker *b, void **sock, const char *ep, const char *key_file, Err *e) {
+static int bind_router(Broker *b, void **sock, const char *ep, const char *key_file, const char *domain, Err *e) {
     if (!(*sock = wire_socket(b->ctx, ZMQ_ROUTER, e))) return -1;
     int one = 1;
     RS_CHECK(zmq_setsockopt(*sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) == 0);
     if (wire_curve_server(*sock, key_file, e)) return -1;
-    if (b->zap) RS_CHECK(zmq_setsockopt(*sock, ZMQ_ZAP_DOMAIN, "farm", 4) == 0);
+    if (b->zap) RS_CHECK(zmq_setsockopt(*sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) == 0);
     if (zmq_bind(*sock, ep) != 0) return err_set(e, "farm broker: bind %s: %s", ep, zmq_strerror(zmq_errno()));
     return 0;
 }
@@ -352,18 +409,27 @@ static int broker_open(Broker *b, const FarmBrokerOptions *o, Err *e) {
     if (!wep) return -1;
     int rc = 0;
     b->ctx = zmq_ctx_new();
-    if (o->authorized_keys) {
+    if (!o->insecure && (!o->key_file || !o->authorized_keys))
+        rc = err_set(e, "farm broker: CURVE is required: give the broker's keypair (--key FILE) and the public keys "
+                        "allowed in (--authorized-keys FILE), both from `reasoner farm keygen`, or --insecure for a "
+                        "plaintext farm anyone who reaches %s can use", o->bind);
+    if (rc == 0 && (o->authorized_keys || o->authorized_workers)) {
         if (!o->key_file) rc = err_set(e, "farm broker: authorized keys need a broker key (--key)");
-        if (rc == 0) rc = load_keys(b, o->authorized_keys, e);
+        if (rc == 0 && !o->authorized_keys) rc = err_set(e, "farm broker: --authorized-workers needs --authorized-keys");
+        if (rc == 0) rc = load_keys(&b->keys, &b->nkeys, o->authorized_keys, e);
+        const char *wl = o->authorized_workers ? o->authorized_workers : o->authorized_keys;
+        if (rc == 0) rc = load_keys(&b->wkeys, &b->nwkeys, wl, e);
         if (rc == 0 && (b->zap = wire_socket(b->ctx, ZMQ_REP, e)) == NULL) rc = -1;
         if (rc == 0 && zmq_bind(b->zap, "inproc://zeromq.zap.01") != 0)
             rc = err_set(e, "farm broker: ZAP handler: %s", zmq_strerror(zmq_errno()));
     }
-    if (rc == 0) rc = bind_router(b, &b->front, o->bind, o->key_file, e);
-    if (rc == 0) rc = bind_router(b, &b->back, wep, o->key_file, e);
+    if (rc == 0) rc = bind_router(b, &b->front, o->bind, o->key_file, "clients", e);
+    if (rc == 0) rc = bind_router(b, &b->back, wep, o->key_file, "workers", e);
     if (rc == 0) log_info("farm broker: clients on %s, workers on %s%s", o->bind, wep, o->key_file ? " (CURVE)" : "");
     free(wep);
     table_grow(b);
+    b->wbuckets = xcalloc(WTAG_BUCKETS, sizeof *b->wbuckets);
+    b->pool_used = sizeof b->pool;  // empty: the first draw fills it
     return rc;
 }
 
@@ -374,6 +440,8 @@ static void broker_close(Broker *b) {
             job_free(j);
         }
     free(b->buckets);
+    free(b->wbuckets);
+    free(b->wkeys);
     for (int i = 0; i < b->nw; i++) {
         zmq_msg_close(&b->w[i]->id);
         free(b->w[i]);
@@ -428,8 +496,8 @@ int farm_broker_run(const FarmBrokerOptions *o, Err *e) {
         if (now >= next_hb) {
             heartbeat(&b, now);
             next_hb = now + b.hb.interval_s;
-            log_debug("farm broker: %zu jobs held, %d workers, %ld requeued, %ld dropped", b.njobs, b.nw, b.requeued,
-                      b.dropped);
+            log_debug("farm broker: %zu jobs held, %d workers, %ld requeued, %ld dropped, %ld results refused", b.njobs,
+                      b.nw, b.requeued, b.dropped, b.forged);
         }
         dispatch(&b, now);
     }

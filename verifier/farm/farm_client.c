@@ -61,7 +61,9 @@ static pid_t spawn_broker(FarmClient *c) {
     if (pid != 0) return pid;
     wire_child_setup(parent, -1);
     quiet_child();
-    FarmBrokerOptions bo = {.bind = c->endpoint, .hb = c->o.hb};
+    // Plaintext on purpose: the ipc socket lives in a 0700 dir of ours, so
+    // only this user reaches it (verifier/README.md, "local:N").
+    FarmBrokerOptions bo = {.bind = c->endpoint, .hb = c->o.hb, .insecure = 1};
     Err e = {{0}};
     if (farm_broker_run(&bo, &e) != 0) log_error("farm broker: %s", e.msg);
     _exit(1);
@@ -76,6 +78,7 @@ static pid_t spawn_worker(FarmClient *c) {
                             .slots = 1,
                             .verifiers = c->o.verifiers,
                             .job_timeout_s = c->o.job_timeout_s,
+                            .insecure = 1,
                             .hb = c->o.hb};
     Err e = {{0}};
     if (farm_worker_run(&wo, &e) != 0) log_error("farm worker: %s", e.msg);
@@ -152,6 +155,12 @@ FarmClient *farm_client_new(const char *endpoint, const FarmClientOptions *o, Er
     if (o) c->o = *o;
     c->o.hb = farm_hb_defaults(c->o.hb);
     if (c->o.retry_s <= 0) c->o.retry_s = FARM_RETRY_S;
+    // Callers without key flags (eval, the RL loop) reach a CURVE farm
+    // through the environment.
+    if (!c->o.server_key_file && getenv("REASONER_FARM_SERVER_KEY") && *getenv("REASONER_FARM_SERVER_KEY"))
+        c->o.server_key_file = getenv("REASONER_FARM_SERVER_KEY");
+    if (!c->o.key_file && getenv("REASONER_FARM_KEY") && *getenv("REASONER_FARM_KEY"))
+        c->o.key_file = getenv("REASONER_FARM_KEY");
     c->broker = -1;
     int rc = 0;
     if (strncmp(endpoint, "local:", 6) == 0) {

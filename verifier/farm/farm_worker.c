@@ -24,7 +24,7 @@
 #define FARM_MAX_SLOTS 1024
 
 typedef struct WJob {
-    zmq_msg_t client, tag, payload;
+    zmq_msg_t tag, payload;  // tag: the broker's wtag for this hand-out
     struct WJob *next;
 } WJob;
 
@@ -142,15 +142,14 @@ static void slot_stop(Slot *s) {
 
 static void wjob_free(WJob *j) {
     if (!j) return;
-    zmq_msg_close(&j->client);
     zmq_msg_close(&j->tag);
     zmq_msg_close(&j->payload);
     free(j);
 }
 
 static void send_result(Worker *w, WJob *j, const char *text) {
-    WirePart out[] = {WIRE_STR("RESULT"), WIRE_MSG(&j->client), WIRE_MSG(&j->tag), WIRE_STR(text)};
-    if (wire_send(w->sock, out, 4) != 0) log_warn("farm worker: result not sent: %s", zmq_strerror(errno));
+    WirePart out[] = {WIRE_STR("RESULT"), WIRE_MSG(&j->tag), WIRE_STR(text)};
+    if (wire_send(w->sock, out, 3) != 0) log_warn("farm worker: result not sent: %s", zmq_strerror(errno));
 }
 
 // The job in slot s failed without a result (crash, timeout): answer it with
@@ -261,14 +260,12 @@ static int connect_broker(Worker *w, Err *e) {
 
 static void on_broker(Worker *w, zmq_msg_t *f, int n) {
     w->last_broker = rs_now();
-    if (n == 4 && wire_is(&f[0], "JOB")) {
+    if (n == 3 && wire_is(&f[0], "JOB")) {
         WJob *j = xcalloc(1, sizeof *j);
-        zmq_msg_init(&j->client);
         zmq_msg_init(&j->tag);
         zmq_msg_init(&j->payload);
-        zmq_msg_move(&j->client, &f[1]);
-        zmq_msg_move(&j->tag, &f[2]);
-        zmq_msg_move(&j->payload, &f[3]);
+        zmq_msg_move(&j->tag, &f[1]);
+        zmq_msg_move(&j->payload, &f[2]);
         if (w->qtail) w->qtail->next = j;
         else w->qhead = j;
         w->qtail = j;
@@ -333,6 +330,10 @@ int farm_worker_run(const FarmWorkerOptions *o, Err *e) {
     if (w.nslots > FARM_MAX_SLOTS || w.prefetch > FARM_MAX_SLOTS)
         return err_set(e, "farm worker: %d slots, prefetch %d: at most %d each", w.nslots, w.prefetch, FARM_MAX_SLOTS);
     RS_CHECK(o->verifiers);
+    if (!o->insecure && (!o->server_key_file || !o->key_file))
+        return err_set(e, "farm worker: CURVE is required: give the broker's public key (--server-key FILE.pub) and "
+                          "this worker's keypair on the broker's list (--key FILE, from `reasoner farm keygen`), "
+                          "or --insecure for a plaintext farm");
     if (!(w.endpoint = farm_worker_endpoint(o->connect, e))) return -1;
     // Slots are forked before the ZeroMQ context has threads.
     w.slots = xcalloc((size_t)w.nslots, sizeof *w.slots);

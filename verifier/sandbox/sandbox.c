@@ -81,7 +81,7 @@ static SbxLimits fill_limits(const SbxLimits *in) {
     if (in->memory_mb > 0) d.memory_mb = in->memory_mb;
     if (in->output_kb > 0) d.output_kb = in->output_kb;
     if (in->procs > 0) d.procs = in->procs;
-    if (in->files > 0) d.files = in->files;
+    if (in->files > 0) d.files = RS_MIN(in->files, SBX_MAX_FILES);
     if (in->fsize_mb > 0) d.fsize_mb = in->fsize_mb;
     return d;
 }
@@ -410,7 +410,9 @@ static void run_init(Run *r, const Sandbox *s, const SbxRun *run) {
     memset(r, 0, sizeof *r);
     SbxPlan *p = &r->plan;
     *p = (SbxPlan){.s = s, .run = run, .lim = fill_limits(&run->limits), .ns = s->ns_active,
-                   .private_root = s->private_root, .report_fd = -1, .stdin_fd = -1};
+                   .private_root = s->private_root, .report_fd = -1, .stdin_fd = -1, .pass_fd = {-1, -1}};
+    p->filter = run->allow_exec ? SBX_FILTER_EXEC : run->no_fork ? SBX_FILTER_RUN_NO_FORK : SBX_FILTER_RUN;
+    for (int i = 0; i < run->npass && i < SBX_MAX_PASS; i++) p->pass_fd[i] = run->pass_fds[i];
     // Root without a user namespace runs each program as its own uid (the
     // thread id makes it unique among runs in flight), so RLIMIT_NPROC
     // counts one run at a time.
@@ -575,16 +577,29 @@ static void run_close(Run *r) {
     if (r->hostdir[0]) rm_tree_at(AT_FDCWD, r->hostdir);
 }
 
+// The caller's channel fds are the program's now: once the supervisor has
+// its copies (or when it never will), ours go, so the other end sees EOF
+// when the program ends.
+static void close_passed(const SbxRun *run) {
+    for (int i = 0; i < run->npass && i < SBX_MAX_PASS; i++)
+        if (run->pass_fds[i] >= 0) close(run->pass_fds[i]);
+}
+
 int sbx_run(const Sandbox *s, const SbxRun *run, SbxResult *res, Err *e) {
     memset(res, 0, sizeof *res);
     RS_CHECK(run->argv && run->argv[0]);
+    RS_CHECK(run->npass >= 0 && run->npass <= SBX_MAX_PASS);
     for (int i = 0; i < run->nfiles; i++)
-        if (!valid_file_name(run->files[i].name))
+        if (!valid_file_name(run->files[i].name)) {
+            close_passed(run);
             return err_set(e, "sandbox: file name '%s': must be a plain name", run->files[i].name ? run->files[i].name : "");
+        }
     int ncollect = 0;
     for (; run->collect && run->collect[ncollect]; ncollect++)
-        if (!valid_file_name(run->collect[ncollect]))
+        if (!valid_file_name(run->collect[ncollect])) {
+            close_passed(run);
             return err_set(e, "sandbox: collect '%s': must be a plain name", run->collect[ncollect]);
+        }
 
     Run *r = xmalloc(sizeof *r);
     run_init(r, s, run);
@@ -596,6 +611,7 @@ int sbx_run(const Sandbox *s, const SbxRun *run, SbxResult *res, Err *e) {
         r->t0 = rs_now();
         r->sup = spawn(s, &r->plan, &r->st.in.fd, e);
     }
+    close_passed(run);
     if (r->sup > 0) {
         start_watching(r);
         watch(r, res);
@@ -714,6 +730,53 @@ static long count_user_tasks(uid_t uid) {
     return n;
 }
 
+// How to get each missing layer, for the refusal message.
+static const char *const how_userns =
+    "enable user namespaces: sysctl -w kernel.unprivileged_userns_clone=1 (Debian/Ubuntu) and "
+    "sysctl -w user.max_user_namespaces=10000; Ubuntu 24.04+: sysctl -w "
+    "kernel.apparmor_restrict_unprivileged_userns=0; in Docker: --security-opt seccomp=unconfined "
+    "--security-opt apparmor=unconfined, or --privileged";
+static const char *const how_ns =
+    "the container forbids new namespaces: run it with --privileged or with --security-opt "
+    "seccomp=unconfined --security-opt apparmor=unconfined (Docker), or on the host";
+
+// Fill s->isolation; when a layer is missing, also a refusal message in e
+// naming the first one, why, and how to get it. Returns 0 for the full jail.
+static int judge_isolation(Sandbox *s, Err *e) {
+    Buf b = {0};
+    const char *first = NULL, *why = "", *how = how_ns;
+    static const struct { int ns; const char *tag, *name; } need[] = {
+        {0, "no-userns", "a user namespace"}, {1, "no-pidns", "a pid namespace"},
+        {2, "no-netns", "a network namespace"}, {3, "no-mountns", "a mount namespace"}};
+    for (size_t i = 0; i < RS_ARRAY_LEN(need); i++) {
+        if (s->ns_active & (1u << need[i].ns)) continue;
+        buf_printf(&b, "%s%s", b.len ? "," : "", need[i].tag);
+        if (!first) first = need[i].name, why = s->refused[need[i].ns], how = i == 0 ? how_userns : how_ns;
+    }
+    if (!s->private_root && s->landlock_abi == 0) {
+        buf_printf(&b, "%sno-fs", b.len ? "," : "");
+        if (!first) first = "a private root or Landlock", why = s->fs_note,
+                    how = "a mount namespace (see above) or a kernel with Landlock (CONFIG_SECURITY_LANDLOCK, lsm=landlock)";
+    }
+    if (s->cred == SBX_CRED_SAME) {
+        buf_printf(&b, "%ssame-uid", b.len ? "," : "");
+        if (!first) first = "a uid that is not the caller's", why = s->cred_note[0] ? s->cred_note : "no user namespace and not root",
+                    how = how_userns;
+    }
+    int rc = 0;
+    if (first) {
+        snprintf(s->isolation, sizeof s->isolation, "weak:%s", b.data);
+        rc = err_set(e, "sandbox: the full jail cannot be built here: missing %s (%s). To get it: %s. Or accept a "
+                        "weaker sandbox, at the risk of a program reaching the host (its verdicts say "
+                        "\"isolation\": \"%s\"): --allow-weak-sandbox (%s=1)",
+                     first, why && *why ? why : "refused", how, s->isolation, SBX_ALLOW_WEAK_ENV);
+    } else {
+        snprintf(s->isolation, sizeof s->isolation, "full");
+    }
+    buf_free(&b);
+    return rc;
+}
+
 Sandbox *sbx_new(const SbxConfig *cfg, Err *e) {
     Sandbox *s = xcalloc(1, sizeof *s);
     if (cfg) s->cfg = *cfg;
@@ -741,12 +804,16 @@ Sandbox *sbx_new(const SbxConfig *cfg, Err *e) {
     probe_namespaces(s);
     if (!s->private_root && !s->cfg.no_landlock) s->landlock_abi = sbx_landlock_probe();
     if (s->cred == SBX_CRED_SAME) s->nproc_base = count_user_tasks(s->caller_uid);
+    if (judge_isolation(s, e) != 0 && !s->cfg.allow_weak) {
+        sbx_free(s);
+        return NULL;
+    }
     return s;
 }
 
 void sbx_free(Sandbox *s) {
     if (!s) return;
-    free(s->bpf);
+    for (int i = 0; i < SBX_FILTER_COUNT; i++) free(s->bpf[i]);
     for (int i = 0; i < s->nmounts; i++) free(s->mounts[i].src), free(s->mounts[i].dst);
     free(s->mounts);
     for (int i = 0; i < s->n_ro_paths; i++) free(s->ro_paths[i]);
@@ -763,7 +830,11 @@ static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
 static Sandbox *shared_sandbox;
 static Err shared_err;
 
-static void shared_init(void) { shared_sandbox = sbx_new(NULL, &shared_err); }
+static void shared_init(void) {
+    const char *weak = getenv(SBX_ALLOW_WEAK_ENV);
+    SbxConfig cfg = {.namespaces = SBX_NS_ALL, .allow_weak = weak && strcmp(weak, "1") == 0};
+    shared_sandbox = sbx_new(&cfg, &shared_err);
+}
 
 const Sandbox *sbx_shared(Err *e) {
     pthread_once(&shared_once, shared_init);
@@ -774,6 +845,7 @@ const Sandbox *sbx_shared(Err *e) {
 // ---------------------------------------------------------------------------
 // describing the layers
 
+const char *sbx_isolation(const Sandbox *s) { return s->isolation; }
 unsigned sbx_namespaces(const Sandbox *s) { return s->ns_active; }
 int sbx_has_private_root(const Sandbox *s) { return s->private_root; }
 int sbx_landlock_abi(const Sandbox *s) { return s->landlock_abi; }
@@ -808,7 +880,8 @@ void sbx_describe(const Sandbox *s, Buf *out) {
     if (s->landlock_abi) buf_printf(out, " landlock ABI %d", s->landlock_abi);
     buf_printf(out, "; runs as %s", cred_layer(s));
     if (s->cred_note[0]) buf_printf(out, " (%s)", s->cred_note);
-    buf_printf(out, "; rlimits; no_new_privs; seccomp allowlist (%d syscalls, default kill)", s->n_allowed);
+    buf_printf(out, "; rlimits; no_new_privs; seccomp allowlist (%d syscalls, default kill; one exec); isolation %s",
+               s->n_allowed, s->isolation);
 }
 
 cJSON *sbx_layers_json(const Sandbox *s) {
@@ -825,5 +898,6 @@ cJSON *sbx_layers_json(const Sandbox *s) {
     cJSON_AddStringToObject(j, "runs_as", cred_layer(s));
     if (s->cred_note[0]) cJSON_AddStringToObject(j, "runs_as_note", s->cred_note);
     cJSON_AddNumberToObject(j, "seccomp_syscalls", s->n_allowed);
+    cJSON_AddStringToObject(j, "isolation", s->isolation);
     return j;
 }

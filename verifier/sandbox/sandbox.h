@@ -57,7 +57,7 @@ typedef struct SbxLimits {
     int memory_mb;  // RLIMIT_AS. Default 1024.
     int output_kb;  // cap of stdout and of stderr each. Default 64.
     int procs;      // RLIMIT_NPROC: processes and threads. Default 64.
-    int files;      // RLIMIT_NOFILE. Default 64.
+    int files;      // RLIMIT_NOFILE. Default 64, at most 512.
     int fsize_mb;   // RLIMIT_FSIZE and the size of /work. Default 64.
 } SbxLimits;
 
@@ -68,7 +68,13 @@ typedef struct SbxConfig {
     const char *const *env;       // extra "KEY=VALUE" for every program, NULL-terminated
     const char *tmp_dir;          // parent of host work dirs in the fallback (default $TMPDIR or /tmp);
                                   // when the caller is root it must be reachable by other users
+    int allow_weak;               // 0 (default): sbx_new fails unless the full jail can be built;
+                                  // 1: run with what there is, sbx_isolation() naming what is missing
 } SbxConfig;
+
+// The environment variable that makes sbx_shared() accept a weak sandbox
+// (the CLI's --allow-weak-sandbox sets it, so forked farm workers inherit it).
+#define SBX_ALLOW_WEAK_ENV "REASONER_ALLOW_WEAK_SANDBOX"
 
 typedef struct Sandbox Sandbox;
 
@@ -88,8 +94,16 @@ typedef struct SbxRun {
     int nfiles;
     const char *const *collect;  // work-dir files to bring back after a clean exit, NULL-terminated
     int report_fd;               // 1: fd 3 is a pipe whose bytes come back in SbxResult.report
+    const int *pass_fds;         // up to SBX_MAX_PASS caller fds the program gets as fds 4, 5 (a
+    int npass;                   // channel to another sandboxed program); sbx_run closes them, always
+    int no_fork;                 // 1: threads only (fork and clone of a process are denied), so that
+                                 // RLIMIT_AS caps the memory of the whole job
+    int allow_exec;              // 1: a tool that runs other programs (the C compiler): execve allowed.
+                                 // 0 (programs): the one exec that starts argv[0], then none
     SbxLimits limits;            // zeros mean the defaults
 } SbxRun;
+
+#define SBX_MAX_PASS 2
 
 // A collected file (SbxRun.collect); data is malloc'd, NULL when missing.
 typedef struct SbxOutFile {
@@ -119,13 +133,17 @@ typedef struct SbxResult {
 
 // Probe the kernel (namespaces, Landlock), compile the seccomp filter and
 // plan the filesystem view once. cfg may be NULL (defaults). NULL + e on
-// failure (no usable sandbox: seccomp missing, fork failing).
+// failure: no usable sandbox (seccomp missing, fork failing), or, unless
+// cfg->allow_weak, any layer of the full jail missing (user, pid, net and
+// mount namespaces; a private root or Landlock; a uid not the caller's):
+// the message names the layer, why, and how to get it.
 Sandbox *sbx_new(const SbxConfig *cfg, Err *e);
 void sbx_free(Sandbox *s);
 
 // The process-wide default sandbox, created on first use and kept for the
 // life of the process (thread-safe; built once, read-only afterwards). The
-// verifiers use it; NULL + e when sbx_new failed.
+// verifiers use it; NULL + e when sbx_new failed. Full jail only, unless the
+// environment has SBX_ALLOW_WEAK_ENV=1.
 const Sandbox *sbx_shared(Err *e);
 
 // Run one program. Returns 0 when it ran (res->status says how it ended),
@@ -140,6 +158,11 @@ void sbx_limits_default(SbxLimits *l);
 
 // What is active: namespace bits, whether the filesystem view comes from a
 // mount namespace, and Landlock's ABI version in use (0 none).
+// "full" when every layer of the jail is up, else "weak:" and what is
+// missing, comma-separated: no-userns, no-pidns, no-netns, no-mountns,
+// no-fs (neither a private root nor Landlock), same-uid. Verdicts produced
+// under a weak sandbox carry it.
+const char *sbx_isolation(const Sandbox *s);
 unsigned sbx_namespaces(const Sandbox *s);
 int sbx_has_private_root(const Sandbox *s);
 int sbx_landlock_abi(const Sandbox *s);

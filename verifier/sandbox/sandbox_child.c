@@ -32,7 +32,7 @@
 #include "verifier/sandbox/sandbox_internal.h"
 
 // The fds the child keeps, at fixed numbers above the program's 0-3.
-enum { FD_STATUS = 10, FD_STDIN, FD_OUT, FD_ERR, FD_REPORT, FD_SYNC, FD_LAST = FD_SYNC };
+enum { FD_STATUS = 10, FD_STDIN, FD_OUT, FD_ERR, FD_REPORT, FD_PASS0, FD_PASS1, FD_SYNC, FD_LAST = FD_SYNC };
 
 // Where the private root is assembled before pivot_root (our mount
 // namespace's own /tmp: the host's is untouched).
@@ -83,7 +83,8 @@ static void mkdir_parents(char *path) {
 // Move the fds we need to FD_STATUS..FD_SYNC and close everything else, so
 // nothing the caller had open (sockets, other jobs' pipes) reaches inside.
 static void take_fds(const SbxPlan *p) {
-    int want[FD_LAST - FD_STATUS + 1] = {p->status_fd, p->stdin_fd, p->out_fd, p->err_fd, p->report_fd, p->sync_fd};
+    int want[FD_LAST - FD_STATUS + 1] = {p->status_fd, p->stdin_fd,   p->out_fd,     p->err_fd,
+                                         p->report_fd, p->pass_fd[0], p->pass_fd[1], p->sync_fd};
     int tmp[FD_LAST - FD_STATUS + 1];
     for (int i = 0; i <= FD_LAST - FD_STATUS; i++) tmp[i] = want[i] < 0 ? -1 : fcntl(want[i], F_DUPFD_CLOEXEC, 64);
     for (int i = 0; i <= FD_LAST - FD_STATUS; i++) {
@@ -299,7 +300,7 @@ _Noreturn void sbx_child_main(const SbxPlan *p) {
     if (pid < 0) fail(SBX_ST_FORK, errno, -1);
     munmap(stack, stack_size);
     send_msg(SBX_MSG_STARTED, pid, 0, 0, floor_kb);
-    for (int fd = FD_STDIN; fd <= FD_REPORT; fd++) close(fd);
+    for (int fd = FD_STDIN; fd <= FD_PASS1; fd++) close(fd);
 
     int status = wait_program(p, pid, &set);
     // Whatever the program left dies, and every child (orphans come to us:
@@ -363,22 +364,99 @@ static void drop_identity(const SbxPlan *p) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-// execvp without allocation, over the sandbox's fixed PATH.
-static void exec_program(const SbxPlan *p) {
-    const char *const *argv = p->run->argv;
-    if (strchr(argv[0], '/')) {
-        execve(argv[0], (char *const *)argv, p->envp);
-        return;
-    }
+// Open a program for reading (for exec when it cannot be read) by execvp's
+// search over the sandbox's fixed PATH, without allocation. Returns the fd
+// (close-on-exec) or -errno.
+static int open_exec(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == EACCES) fd = open(path, O_PATH | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int find_program(const char *prog) {
+    if (strchr(prog, '/')) return open_exec(prog);
     static const char *const dirs[] = {"/usr/local/bin/", "/usr/bin/", "/bin/"};
-    int err = ENOENT;
+    int err = -ENOENT;
     for (size_t i = 0; i < RS_ARRAY_LEN(dirs); i++) {
         char path[512];
-        path_join(path, sizeof path, dirs[i], argv[0]);
-        execve(path, (char *const *)argv, p->envp);
-        if (errno != ENOENT && errno != ENOTDIR) err = errno;
+        path_join(path, sizeof path, dirs[i], prog);
+        struct stat st;
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        int fd = open_exec(path);
+        if (fd >= 0) return fd;
+        err = fd;
     }
-    errno = err;
+    return err;
+}
+
+// What the one exec runs: the program, or a script's interpreter with the
+// script as its argument (the kernel cannot run a script from a
+// close-on-exec descriptor). Lives in program_main's frame.
+typedef struct ExecArgs {
+    char head[256];           // the script's first line
+    const char *argv[64];
+    const char *const *use;  // run->argv or argv
+} ExecArgs;
+
+// Put fd at SBX_EXEC_FD (close-on-exec) and close it. Returns 0 or -errno.
+static int place_exec_fd(int fd) {
+    // The descriptor must be above the program's RLIMIT_NOFILE: raise our
+    // soft limit to reach it (the program's limits come later).
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur <= SBX_EXEC_FD) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > SBX_EXEC_FD ? SBX_EXEC_FD + 1 : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    int rc = dup3(fd, SBX_EXEC_FD, O_CLOEXEC) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+// Open what the exec will run at SBX_EXEC_FD and fill x. Returns 0 or -errno.
+static int prepare_exec(const SbxPlan *p, ExecArgs *x) {
+    const char *const *argv = p->run->argv;
+    x->use = argv;
+    int fd = find_program(argv[0]);
+    if (fd < 0) return fd;
+    ssize_t n = pread(fd, x->head, sizeof x->head - 1, 0);  // fails on an O_PATH fd: not a script then
+    if (n <= 2 || x->head[0] != '#' || x->head[1] != '!') return place_exec_fd(fd);
+    close(fd);
+    x->head[n] = '\0';
+    char *q = x->head + 2, *end = strchr(q, '\n');
+    if (!end) return -ENOEXEC;
+    *end = '\0';
+    while (*q == ' ' || *q == '\t') q++;
+    char *interp = q;
+    while (*q && *q != ' ' && *q != '\t') q++;
+    char *arg = NULL;
+    if (*q) {
+        *q++ = '\0';
+        while (*q == ' ' || *q == '\t') q++;
+        if (*q) arg = q;
+        for (char *t = end - 1; arg && t > arg && (*t == ' ' || *t == '\t'); t--) *t = '\0';
+    }
+    // "#!/usr/bin/env NAME": env would exec NAME, a second exec; find it here.
+    size_t il = strlen(interp);
+    if (arg && arg[0] != '-' && !strchr(arg, ' ') && il >= 4 && strcmp(interp + il - 4, "/env") == 0) {
+        fd = find_program(arg);
+        interp = arg, arg = NULL;
+    } else {
+        fd = open_exec(interp);
+    }
+    if (fd < 0) return fd;
+    int k = 0;
+    x->argv[k++] = interp;
+    if (arg) x->argv[k++] = arg;
+    for (int i = 0; argv[i]; i++) {
+        if (k >= 63) {
+            close(fd);
+            return -E2BIG;
+        }
+        x->argv[k++] = argv[i];
+    }
+    x->argv[k] = NULL;
+    x->use = x->argv;
+    return place_exec_fd(fd);
 }
 
 static _Noreturn void program_main(const SbxPlan *p) {
@@ -390,8 +468,16 @@ static _Noreturn void program_main(const SbxPlan *p) {
         if (dup2(FD_REPORT, 3) < 0) fail(SBX_ST_FDS, errno, 3);
         first_free = 4;
     }
+    for (int i = 0; i < SBX_MAX_PASS; i++) {
+        if (p->pass_fd[i] < 0) continue;
+        if (dup2(FD_PASS0 + i, 4 + i) < 0) fail(SBX_ST_FDS, errno, 4 + i);
+        first_free = 5 + i;
+    }
     syscall(SYS_close_range, first_free, FD_STATUS - 1, 0);
     syscall(SYS_close_range, FD_STATUS + 1, ~0u, 0);
+    ExecArgs x;
+    int rc = prepare_exec(p, &x);
+    if (rc < 0) fail(SBX_ST_EXEC, -rc, -1);
     setpgid(0, 0);
     // Default dispositions and an empty mask, whatever the caller had
     // (an ignored SIGPIPE or SIGXFSZ would survive exec).
@@ -408,8 +494,9 @@ static _Noreturn void program_main(const SbxPlan *p) {
         int rc = sbx_landlock_apply(p->s, p->workdir);
         if (rc < 0) fail(SBX_ST_LANDLOCK, -rc, -1);
     }
-    struct sock_fprog prog = {.len = p->s->bpf_len, .filter = p->s->bpf};
+    struct sock_fprog prog = {.len = p->s->bpf_len[p->filter], .filter = p->s->bpf[p->filter]};
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) fail(SBX_ST_SECCOMP, errno, -1);
-    exec_program(p);
+    // The one exec the filter allows (sandbox_filter.c).
+    syscall(SYS_execveat, SBX_EXEC_FD, "", (char *const *)x.use, p->envp, AT_EMPTY_PATH);
     fail(SBX_ST_EXEC, errno, -1);
 }

@@ -1,6 +1,13 @@
 // sandbox_filter.c: the two kernel filters the sandboxed program runs under.
 //   - seccomp: an allowlist compiled once with libseccomp into classic BPF
-//     (sbx_filter_build); the program's process loads it just before execve.
+//     (sbx_filter_build), in one variant per profile (SBX_FILTER_*); the
+//     program's process loads it just before its one execve.
+//     Exec: the launcher execs the program through execveat(SBX_EXEC_FD, "",
+//     AT_EMPTY_PATH), the only exec the run profiles allow. SBX_EXEC_FD is
+//     above the program's RLIMIT_NOFILE hard limit and close-on-exec, so
+//     after that exec no descriptor with that number can exist again: every
+//     later execve/execveat (a shell, a memfd, ld.so) kills the process.
+//     The compile profile (gcc runs cc1, as, collect2, ld) allows exec.
 //     Anything not listed kills the whole process (SIGSYS, status "denied"),
 //     as does any architecture other than x86_64/aarch64 native: 32-bit
 //     int 0x80 entries carry another audit arch, and x32 numbers (bit 30 set)
@@ -41,11 +48,11 @@
 static const char *const allowed_syscalls[] = {
     // file descriptors and I/O
     "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
-    "pwritev2", "lseek", "close", "close_range", "dup", "dup2", "dup3", "fcntl", "pipe", "pipe2",
+    "pwritev2", "lseek", "close", "close_range", "dup", "dup2", "dup3", "pipe", "pipe2",
     "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl",
     "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "sendfile", "splice", "tee",
     "copy_file_range", "fsync", "fdatasync", "ftruncate", "truncate", "fallocate", "fadvise64",
-    "flock", "memfd_create",
+    "flock", "memfd_create",  // (fcntl is added with a command check)
     // the filesystem (what is visible is the mount/Landlock layers' business)
     "open", "openat", "openat2", "creat", "stat", "fstat", "lstat", "newfstatat", "statx", "statfs",
     "fstatfs", "access", "faccessat", "faccessat2", "readlink", "readlinkat", "getdents",
@@ -55,10 +62,11 @@ static const char *const allowed_syscalls[] = {
     "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr",
     // memory
     "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "msync", "mincore", "membarrier",
-    // processes and threads (clone is added with a flag check)
-    "execve", "execveat", "exit", "exit_group", "wait4", "waitid", "fork", "vfork", "getpid",
+    // processes and threads (clone, fork, vfork, execve, execveat and prctl are
+    // added by profile and with argument checks)
+    "exit", "exit_group", "wait4", "waitid", "getpid",
     "getppid", "gettid", "getpgrp", "getpgid", "getsid", "getuid", "geteuid", "getgid", "getegid",
-    "getresuid", "getresgid", "getgroups", "capget", "prctl", "arch_prctl", "set_tid_address",
+    "getresuid", "getresgid", "getgroups", "capget", "arch_prctl", "set_tid_address",
     "set_robust_list", "get_robust_list", "rseq", "futex", "futex_waitv", "sched_yield",
     "sched_getaffinity", "sched_getparam", "sched_getscheduler", "sched_get_priority_max",
     "sched_get_priority_min", "sched_rr_get_interval", "getpriority", "getrlimit", "setrlimit",
@@ -89,6 +97,13 @@ static const char *const never_syscalls[] = {
     "swapon", "swapoff", "acct", "quotactl", "pidfd_getfd", "seccomp", "iopl", "ioperm",
 };
 
+// Calls allowed only under argument checks (add_special_rules,
+// add_profile_rules): never in the plain allowlist, where the check would be
+// moot. Checked when the filter is built.
+static const char *const conditional_syscalls[] = {
+    "clone", "fork", "vfork", "execve", "execveat", "kill", "tkill", "tgkill", "prctl", "fcntl", "ioctl",
+    "prlimit64", "sched_setaffinity", "setpriority", "socket", "socketpair", "clone3", "setsid", "setpgid"};
+
 // ioctl requests a program may make: terminal queries (isatty), and fd
 // flags. TIOCSTI (inject input into a terminal) and everything else kill.
 // The request is compared on its low 32 bits, as the kernel reads it, so
@@ -113,12 +128,55 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsi
     return 0;
 }
 
-// The conditional rules: clone without namespace flags, signals only to
-// pids >= 0 (no process groups, no "every process I may signal"), ioctl by
-// request, and the calls that fail softly.
+// fcntl commands: fd flags, status flags, locks, dups, pipe sizes, seals,
+// and the owner/signal queries. F_SETOWN, F_SETOWN_EX and F_SETSIG (which
+// make the kernel signal a chosen process on I/O), leases and F_NOTIFY kill.
+static const unsigned long allowed_fcntls[] = {
+    F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW,
+    F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_GETPIPE_SZ, F_SETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS,
+    F_GETOWN, F_GETOWN_EX, F_GETSIG};
+
+// prctl options: names, the queries, and the calls runtimes make at start
+// (glibc names anonymous mappings with PR_SET_VMA). Everything else kills:
+// PR_SET_DUMPABLE, PR_SET_PTRACER, PR_SET_CHILD_SUBREAPER, PR_SET_MM,
+// PR_SET_SECCOMP, PR_CAP_AMBIENT, PR_SET_SECUREBITS, PR_SET_IO_FLUSHER, ...
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#endif
+static const unsigned long allowed_prctls[] = {
+    PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_GET_PDEATHSIG, PR_GET_NO_NEW_PRIVS, PR_SET_NO_NEW_PRIVS,
+    PR_GET_SECCOMP, PR_CAPBSET_READ, PR_GET_TIMERSLACK, PR_GET_THP_DISABLE, PR_GET_KEEPCAPS, PR_SET_VMA};
+
+// Rules that differ by profile: how processes start (fork/clone) and what
+// may be exec'd.
+static int add_profile_rules(scmp_filter_ctx ctx, int profile, Err *e) {
+    int no_fork = profile == SBX_FILTER_RUN_NO_FORK;
+    if (no_fork) {
+        // Threads only: they share the one address space RLIMIT_AS caps.
+        struct scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, NS_CLONE_FLAGS | CLONE_THREAD, CLONE_THREAD);
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &thread, e)) return -1;
+    } else {
+        struct scmp_arg_cmp no_ns = SCMP_A0(SCMP_CMP_MASKED_EQ, NS_CLONE_FLAGS, 0);
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &no_ns, e)) return -1;
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "fork", 0, NULL, e)) return -1;
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "vfork", 0, NULL, e)) return -1;
+    }
+    if (profile == SBX_FILTER_EXEC) {
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "execve", 0, NULL, e)) return -1;
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "execveat", 0, NULL, e)) return -1;
+    } else {
+        // The launcher's own exec and nothing after it (see the file top).
+        struct scmp_arg_cmp own[] = {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, SBX_EXEC_FD),
+                                     SCMP_A4(SCMP_CMP_MASKED_EQ, 0xffffffffu, AT_EMPTY_PATH)};
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "execveat", 2, own, e)) return -1;
+    }
+    return 0;
+}
+
+// The conditional rules: signals only to pids >= 0 (no process groups, no
+// "every process I may signal"), ioctl, fcntl and prctl by request, and the
+// calls that fail softly.
 static int add_special_rules(scmp_filter_ctx ctx, Err *e) {
-    struct scmp_arg_cmp no_ns = SCMP_A0(SCMP_CMP_MASKED_EQ, NS_CLONE_FLAGS, 0);
-    if (add_rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &no_ns, e)) return -1;
     struct scmp_arg_cmp pid_pos = SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0);
     struct scmp_arg_cmp pid_neg = SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0x80000000u);
     const char *sig_calls[] = {"kill", "tgkill", "tkill"};
@@ -138,6 +196,14 @@ static int add_special_rules(scmp_filter_ctx ctx, Err *e) {
         struct scmp_arg_cmp req = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, allowed_ioctls[i]);
         if (add_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &req, e)) return -1;
     }
+    for (size_t i = 0; i < RS_ARRAY_LEN(allowed_fcntls); i++) {
+        struct scmp_arg_cmp cmd = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, allowed_fcntls[i]);
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "fcntl", 1, &cmd, e)) return -1;
+    }
+    for (size_t i = 0; i < RS_ARRAY_LEN(allowed_prctls); i++) {
+        struct scmp_arg_cmp opt = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, allowed_prctls[i]);
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &opt, e)) return -1;
+    }
     // glibc's name service first tries nscd over a unix socket and goes on
     // without it: refusing softly keeps getpwuid() and friends working.
     // Every other socket (inet, inet6, packet, netlink, ...) kills.
@@ -156,7 +222,7 @@ static int add_special_rules(scmp_filter_ctx ctx, Err *e) {
 
 // Export the compiled program through a memfd (libseccomp 2.5 writes BPF
 // to an fd only).
-static int export_bpf(scmp_filter_ctx ctx, Sandbox *s, Err *e) {
+static int export_bpf(scmp_filter_ctx ctx, Sandbox *s, int profile, Err *e) {
     int fd = (int)syscall(SYS_memfd_create, "sbx-bpf", MFD_CLOEXEC);
     if (fd < 0) return err_errno(e, "seccomp: memfd_create");
     int rc = seccomp_export_bpf(ctx, fd);
@@ -170,17 +236,15 @@ static int export_bpf(scmp_filter_ctx ctx, Sandbox *s, Err *e) {
         close(fd);
         return err_set(e, "seccomp: filter of %zu instructions is too long", n);
     }
-    s->bpf = xmalloc((size_t)st.st_size);
-    ssize_t got = pread(fd, s->bpf, (size_t)st.st_size, 0);
+    s->bpf[profile] = xmalloc((size_t)st.st_size);
+    ssize_t got = pread(fd, s->bpf[profile], (size_t)st.st_size, 0);
     close(fd);
     if (got != st.st_size) return err_set(e, "seccomp: reading the exported filter failed");
-    s->bpf_len = (unsigned short)n;
+    s->bpf_len[profile] = (unsigned short)n;
     return 0;
 }
 
-int sbx_filter_build(Sandbox *s, Err *e) {
-    for (size_t i = 0; i < RS_ARRAY_LEN(allowed_syscalls); i++)
-        RS_CHECK(!in_list(allowed_syscalls[i], never_syscalls, RS_ARRAY_LEN(never_syscalls)));
+static int build_one(Sandbox *s, int profile, Err *e) {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx) return err_set(e, "seccomp: seccomp_init failed");
     int rc = 0;
@@ -192,9 +256,20 @@ int sbx_filter_build(Sandbox *s, Err *e) {
         s->n_allowed++;
     }
     if (rc == 0) rc = add_special_rules(ctx, e);
-    if (rc == 0) rc = export_bpf(ctx, s, e);
+    if (rc == 0) rc = add_profile_rules(ctx, profile, e);
+    if (rc == 0) rc = export_bpf(ctx, s, profile, e);
     seccomp_release(ctx);
     return rc;
+}
+
+int sbx_filter_build(Sandbox *s, Err *e) {
+    for (size_t i = 0; i < RS_ARRAY_LEN(allowed_syscalls); i++) {
+        RS_CHECK(!in_list(allowed_syscalls[i], never_syscalls, RS_ARRAY_LEN(never_syscalls)));
+        RS_CHECK(!in_list(allowed_syscalls[i], conditional_syscalls, RS_ARRAY_LEN(conditional_syscalls)));
+    }
+    for (int p = 0; p < SBX_FILTER_COUNT; p++)
+        if (build_one(s, p, e) != 0) return -1;
+    return 0;
 }
 
 // ---------------------------------------------------------------------------

@@ -16,6 +16,16 @@
 // Where the work dir is inside a private root.
 #define SBX_WORK "/work"
 
+// The seccomp profiles (sandbox_filter.c): a program that may not exec
+// after its start (and may fork), the same without fork (threads only), and
+// a tool that may exec (the C compiler).
+enum { SBX_FILTER_RUN, SBX_FILTER_RUN_NO_FORK, SBX_FILTER_EXEC, SBX_FILTER_COUNT };
+// The descriptor the launcher execs the program through: above any
+// RLIMIT_NOFILE a program gets (SbxLimits.files is capped below it), so no
+// program can hold it after its exec.
+#define SBX_EXEC_FD 1000
+#define SBX_MAX_FILES 512
+
 // How the program's credentials are made.
 typedef enum {
     SBX_CRED_USERNS,  // a user namespace maps SBX_INNER_ID to an unprivileged outer uid
@@ -46,8 +56,8 @@ struct Sandbox {
     gid_t caller_gid;
     char uid_map[64], gid_map[64];  // "65534 OUTER 1\n": the user namespace's one mapping
     long nproc_base;          // SBX_CRED_SAME: processes the uid already has
-    struct sock_filter *bpf;  // the seccomp allowlist, compiled once
-    unsigned short bpf_len;
+    struct sock_filter *bpf[SBX_FILTER_COUNT];  // the seccomp allowlist per profile, compiled once
+    unsigned short bpf_len[SBX_FILTER_COUNT];
     int n_allowed;            // syscalls in the allowlist (for the description)
     SbxMount *mounts;
     int nmounts;
@@ -56,6 +66,7 @@ struct Sandbox {
     char **env;               // extra environment, NULL-terminated
     int nenv;
     char *tmp_dir;
+    char isolation[96];       // sbx_isolation()
 };
 
 // Messages from the supervisor and the program to the caller, on the status
@@ -95,6 +106,8 @@ typedef struct SbxPlan {
     int stdin_fd;            // a memfd with the program's stdin
     int out_fd, err_fd;      // write ends of the stdout/stderr pipes
     int report_fd;           // write end of the fd-3 pipe, or -1
+    int pass_fd[SBX_MAX_PASS];  // the caller's fds for the program's 4 and 5, or -1
+    int filter;              // SBX_FILTER_*
     const char *workdir;     // SBX_WORK, or the host work dir in the fallback
     char work_opts[96];      // tmpfs options of /work
     char *const *envp;
@@ -108,7 +121,7 @@ typedef struct SbxPlan {
 _Noreturn void sbx_child_main(const SbxPlan *p);
 
 // sandbox_filter.c
-// Compile the allowlist into s->bpf. Returns 0 or -1.
+// Compile the allowlist into s->bpf[profile], every profile. Returns 0 or -1.
 int sbx_filter_build(Sandbox *s, Err *e);
 // Landlock ABI version the kernel offers (0 when none).
 int sbx_landlock_probe(void);

@@ -1,4 +1,4 @@
-// expect: wrong
+// expect: wrong (allows fork)
 // Double fork, try to leave the session, outlive the job. The test checks
 // that no process of this run is alive afterwards.
 #include <stdio.h>

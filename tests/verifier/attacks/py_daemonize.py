@@ -1,4 +1,4 @@
-# expect: wrong
+# expect: wrong (allows fork)
 # Double fork and try to leave the session, then outlive the job. The test
 # checks that no process of this run is alive afterwards.
 import os, time
