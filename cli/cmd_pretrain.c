@@ -21,9 +21,7 @@ static const char *epilog =
 
 int cmd_pretrain(int argc, char **argv) {
     PretrainConfig c = pretrain_defaults();
-    TrainFlags tf = {.schedule = c.schedule, .lr = c.lr, .min_lr = c.min_lr, .weight_decay = c.weight_decay,
-                     .clip = c.clip, .warmup = c.warmup, .steps = c.steps, .eval_every = c.eval_every,
-                     .save_every = c.save_every, .seed = (int64_t)c.seed};
+    TrainFlags tf = TRAIN_FLAGS_FROM(c);
     char presets[256];
     snprintf(presets, sizeof presets, "a preset (%s) or a config.json", model_config_preset_names());
     ArgSpec specs[16 + TRAIN_FLAGS_N] = {
@@ -47,11 +45,7 @@ int cmd_pretrain(int argc, char **argv) {
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
     train_flags_apply(&tf);
-    c.resume_dir = tf.resume, c.schedule = tf.schedule, c.lr = tf.lr, c.min_lr = tf.min_lr;
-    c.weight_decay = tf.weight_decay, c.clip = tf.clip, c.time_budget = tf.time_budget, c.warmup = tf.warmup;
-    c.steps = tf.steps, c.eval_every = tf.eval_every, c.save_every = tf.save_every, c.seed = (uint64_t)tf.seed;
-    c.peak_flops = tf.peak_gflops * 1e9;
-    c.progress = !tf.quiet;
+    TRAIN_FLAGS_TO(tf, c);
     PretrainResult r;
     Err err = {{0}};
     if (pretrain_run(&c, &r, &err) != 0) {

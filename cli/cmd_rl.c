@@ -29,9 +29,7 @@ int cmd_rl(int argc, char **argv) {
     RlConfig c = rl_defaults();
     ArgList problems = {0}, evals = {0}, plugins = {0};
     const char *plugins_dir = NULL;
-    TrainFlags tf = {.schedule = c.schedule, .lr = c.lr, .min_lr = c.min_lr, .weight_decay = c.weight_decay,
-                     .clip = c.clip, .warmup = c.warmup, .steps = c.steps, .eval_every = c.eval_every,
-                     .save_every = c.save_every, .seed = (int64_t)c.seed};
+    TrainFlags tf = TRAIN_FLAGS_FROM(c);
     double temperature = c.temperature, top_p = c.top_p, eval_temperature = c.eval_temperature;
     ArgSpec specs[48 + TRAIN_FLAGS_N] = {
         {"model", 'm', ARG_STR, &c.model_dir, "DIR", "the chat model to start from (and the KL reference)", ARG_REQUIRED},
@@ -81,15 +79,10 @@ int cmd_rl(int argc, char **argv) {
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
     train_flags_apply(&tf);
-    c.resume_dir = tf.resume, c.schedule = tf.schedule, c.lr = tf.lr, c.min_lr = tf.min_lr;
-    c.weight_decay = tf.weight_decay, c.clip = tf.clip, c.time_budget = tf.time_budget, c.warmup = tf.warmup;
-    c.steps = tf.steps, c.eval_every = tf.eval_every, c.save_every = tf.save_every;
+    TRAIN_FLAGS_TO(tf, c);
     c.problems = (const char *const *)problems.items, c.n_problems = problems.n;
     c.eval_problems = (const char *const *)evals.items, c.n_eval = evals.n;
     c.temperature = (float)temperature, c.top_p = (float)top_p, c.eval_temperature = (float)eval_temperature;
-    c.seed = (uint64_t)tf.seed;
-    c.peak_flops = tf.peak_gflops * 1e9;
-    c.progress = !tf.quiet;
     Err err = {{0}};
     VerifierSet *vs = farm_verifiers_new(plugins.items, plugins.n, plugins_dir, &err);
     RlResult r;

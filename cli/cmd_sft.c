@@ -23,9 +23,7 @@ static const char *epilog =
 int cmd_sft(int argc, char **argv) {
     SftConfig c = sft_defaults();
     ArgList data = {0};
-    TrainFlags tf = {.schedule = c.schedule, .lr = c.lr, .min_lr = c.min_lr, .weight_decay = c.weight_decay,
-                     .clip = c.clip, .warmup = c.warmup, .steps = c.steps, .eval_every = c.eval_every,
-                     .save_every = c.save_every, .seed = (int64_t)c.seed};
+    TrainFlags tf = TRAIN_FLAGS_FROM(c);
     ArgSpec specs[16 + TRAIN_FLAGS_N] = {
         {"model", 'm', ARG_STR, &c.model_dir, "DIR", "the starting checkpoint (HF folder with tokenizer.json)", ARG_REQUIRED},
         {"data", 'd', ARG_LIST, &data, "FILE", "conversation JSONL files (repeatable)", ARG_REQUIRED},
@@ -51,11 +49,7 @@ int cmd_sft(int argc, char **argv) {
     train_flags_apply(&tf);
     c.data = (const char *const *)data.items;
     c.n_data = data.n;
-    c.resume_dir = tf.resume, c.schedule = tf.schedule, c.lr = tf.lr, c.min_lr = tf.min_lr;
-    c.weight_decay = tf.weight_decay, c.clip = tf.clip, c.time_budget = tf.time_budget, c.warmup = tf.warmup;
-    c.steps = tf.steps, c.eval_every = tf.eval_every, c.save_every = tf.save_every, c.seed = (uint64_t)tf.seed;
-    c.peak_flops = tf.peak_gflops * 1e9;
-    c.progress = !tf.quiet;
+    TRAIN_FLAGS_TO(tf, c);
     SftResult r;
     Err err = {{0}};
     rc = sft_run(&c, &r, &err);

@@ -48,6 +48,21 @@ static inline int train_flags_add(ArgSpec *specs, int n, TrainFlags *f) {
     return n;
 }
 
+// The flags' defaults from a stage config c, and back into it after parsing
+// (every stage config names these fields alike).
+#define TRAIN_FLAGS_FROM(c)                                                                                  \
+    ((TrainFlags){.schedule = (c).schedule, .lr = (c).lr, .min_lr = (c).min_lr, .weight_decay = (c).weight_decay, \
+                  .clip = (c).clip, .warmup = (c).warmup, .steps = (c).steps, .eval_every = (c).eval_every,    \
+                  .save_every = (c).save_every, .seed = (int64_t)(c).seed})
+#define TRAIN_FLAGS_TO(tf, c)                                                                                   \
+    do {                                                                                                        \
+        (c).resume_dir = (tf).resume, (c).schedule = (tf).schedule, (c).lr = (tf).lr, (c).min_lr = (tf).min_lr; \
+        (c).weight_decay = (tf).weight_decay, (c).clip = (tf).clip, (c).time_budget = (tf).time_budget;        \
+        (c).warmup = (tf).warmup, (c).steps = (tf).steps, (c).eval_every = (tf).eval_every;                   \
+        (c).save_every = (tf).save_every, (c).seed = (uint64_t)(tf).seed;                                     \
+        (c).peak_flops = (tf).peak_gflops * 1e9, (c).progress = !(tf).quiet;                                  \
+    } while (0)
+
 static inline void train_flags_apply(const TrainFlags *f) {
     if (f->threads > 0) omp_set_num_threads(f->threads);
 }

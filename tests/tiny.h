@@ -6,6 +6,7 @@
 
 #include "common/base.h"
 #include "common/fsutil.h"
+#include "common/jsonl.h"
 #include "model/model.h"
 #include "tokenizer/bpe.h"
 
@@ -46,7 +47,7 @@ __attribute__((unused)) static void tiny_save(const Model *m, const Bpe *tok, co
 }
 
 // 1 when files a and b hold the same bytes (bit-identical resume checks).
-__attribute__((unused)) static int tiny_same_file(const char *a, const char *b) {
+static int tiny_same_file(const char *a, const char *b) {
     char *da, *db;
     size_t na, nb;
     Err e;
@@ -55,4 +56,28 @@ __attribute__((unused)) static int tiny_same_file(const char *a, const char *b) 
     int same = na == nb && memcmp(da, db, na) == 0;
     free(da), free(db);
     return same;
+}
+
+// 1 when run folders a and b hold the same final/<name> (model.safetensors,
+// optimizer.safetensors): a straight run against a resumed one.
+__attribute__((unused)) static int tiny_same_final(const char *a, const char *b, const char *name) {
+    char pa[1024], pb[1024];
+    snprintf(pa, sizeof pa, "%s/final/%s", a, name);
+    snprintf(pb, sizeof pb, "%s/final/%s", b, name);
+    return tiny_same_file(pa, pb);
+}
+
+// The first max lines of dir/metrics.jsonl into lines (the caller deletes
+// each); how many, or -1 without the file.
+__attribute__((unused)) static int tiny_read_metrics(const char *dir, cJSON **lines, int max) {
+    char *path = fs_join(dir, "metrics.jsonl");
+    Err e;
+    JsonlReader *r = jsonl_open(path, &e);
+    free(path);
+    if (!r) return -1;
+    int n = 0;
+    cJSON *j;
+    while (n < max && jsonl_next(r, &j, &e) == 1) lines[n++] = j;
+    jsonl_close(r);
+    return n;
 }

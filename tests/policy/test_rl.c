@@ -73,19 +73,6 @@ static RlConfig tiny(const char *problems, const char *out) {
     return c;
 }
 
-static int read_metrics(const char *out, cJSON **lines, int max) {
-    char *path = fs_join(out, "metrics.jsonl");
-    Err e;
-    JsonlReader *r = jsonl_open(path, &e);
-    free(path);
-    if (!r) return 0;
-    int n = 0;
-    cJSON *j;
-    while (n < max && jsonl_next(r, &j, &e) == 1) lines[n++] = j;
-    jsonl_close(r);
-    return n;
-}
-
 TEST(reward_rises_and_the_first_ratio_is_exactly_one) {
     make_base();
     const char *prompts[4] = {"Say a number", "Name a number", "Give a number", "A number"};
@@ -97,7 +84,7 @@ TEST(reward_rises_and_the_first_ratio_is_exactly_one) {
     REQUIRE(rl_run(&c, &r, &e) == 0);
     CHECK_EQ(r.steps, 20);
     cJSON *rows[32];
-    int n = read_metrics(out, rows, 32);
+    int n = tiny_read_metrics(out, rows, 32);
     REQUIRE(n == 20);
     double early = 0, late = 0;
     for (int i = 0; i < 3; i++) early += json_opt_num(rows[i], "reward", 0) / 3;
@@ -129,7 +116,7 @@ TEST(dynamic_sampling_never_trains_on_equal_or_failed_groups) {
     Err e = {0};
     REQUIRE(rl_run(&c, &r, &e) == 0);
     cJSON *rows[8];
-    int n = read_metrics(out, rows, 8);
+    int n = tiny_read_metrics(out, rows, 8);
     REQUIRE(n == 6);
     int refills = 0;
     for (int i = 0; i < n; i++) {
@@ -147,7 +134,7 @@ TEST(dynamic_sampling_never_trains_on_equal_or_failed_groups) {
     RlConfig c2 = tiny(pf, out2);
     c2.steps = 2;
     REQUIRE(rl_run(&c2, &r, &e) == 0);
-    n = read_metrics(out2, rows, 8);
+    n = tiny_read_metrics(out2, rows, 8);
     REQUIRE(n == 2);
     CHECK_EQ(json_opt_int(rows[0], "groups_trained", 0), 4 - json_opt_int(rows[0], "groups_failed", 0));
     for (int i = 0; i < n; i++) cJSON_Delete(rows[i]);
@@ -171,12 +158,9 @@ TEST(resume_is_bit_identical_with_mu_2_and_kl) {
     snprintf(resume, sizeof resume, "%s/step_000003", a);
     c2.resume_dir = resume;
     REQUIRE(rl_run(&c2, &r, &e) == 0);
-    char pa[700], pb[700];
-    snprintf(pa, sizeof pa, "%s/final/model.safetensors", a);
-    snprintf(pb, sizeof pb, "%s/final/model.safetensors", b);
-    CHECK_MSG(tiny_same_file(pa, pb), "final weights differ after resume");
+    CHECK_MSG(tiny_same_final(a, b, "model.safetensors"), "final weights differ after resume");
     cJSON *rows[8];
-    int n = read_metrics(a, rows, 8);
+    int n = tiny_read_metrics(a, rows, 8);
     REQUIRE(n == 6);
     CHECK(json_opt_num(rows[0], "kl", -1) >= 0);
     // With mu 2 the second pass sees ratios away from 1 (old log-probs were kept).

@@ -81,20 +81,6 @@ static PretrainConfig tiny_config(const char *out) {
     return c;
 }
 
-// The metrics lines of a run, parsed.
-static int read_metrics(const char *out, cJSON **lines, int max) {
-    char *path = fs_join(out, "metrics.jsonl");
-    Err e;
-    JsonlReader *r = jsonl_open(path, &e);
-    free(path);
-    if (!r) return -1;
-    int n = 0;
-    cJSON *j;
-    while (n < max && jsonl_next(r, &j, &e) == 1) lines[n++] = j;
-    jsonl_close(r);
-    return n;
-}
-
 static void free_lines(cJSON **lines, int n) {
     for (int i = 0; i < n; i++) cJSON_Delete(lines[i]);
 }
@@ -109,7 +95,7 @@ TEST(tiny_model_learns_and_writes_its_files) {
     CHECK_EQ(r.tokens, 60 * 4 * 32);
     CHECK(r.params > 0);
     cJSON *lines[100];
-    int n = read_metrics(out, lines, 100);
+    int n = tiny_read_metrics(out, lines, 100);
     REQUIRE(n == 60);
     double first = json_opt_num(lines[0], "loss", 0), last = r.train_loss;
     CHECK_MSG(first > 5.0, "initial loss %.3f should be near ln(300) = 5.7", first);
@@ -158,7 +144,7 @@ TEST(resume_is_bit_identical) {
     CHECK_EQ(r2.tokens, r.tokens);
 
     cJSON *la[20], *lb[20];
-    int na = read_metrics(a, la, 20), nb = read_metrics(b, lb, 20);
+    int na = tiny_read_metrics(a, la, 20), nb = tiny_read_metrics(b, lb, 20);
     REQUIRE(na == 12 && nb == 7);
     int same = 1;
     const char *keys[] = {"step", "loss", "lr", "grad_norm", "tokens", "val_loss"};
@@ -173,23 +159,18 @@ TEST(resume_is_bit_identical) {
     CHECK(same);
     free_lines(la, na), free_lines(lb, nb);
     CHECK_STR_EQ(r2.sample, r.sample);
-    char fa[700], fb[700];
-    snprintf(fa, sizeof fa, "%s/final/model.safetensors", a);
-    snprintf(fb, sizeof fb, "%s/final/model.safetensors", b);
-    CHECK_MSG(tiny_same_file(fa, fb), "final weights differ");
-    snprintf(fa, sizeof fa, "%s/final/optimizer.safetensors", a);
-    snprintf(fb, sizeof fb, "%s/final/optimizer.safetensors", b);
-    CHECK_MSG(tiny_same_file(fa, fb), "final optimizer state differs");
+    CHECK_MSG(tiny_same_final(a, b, "model.safetensors"), "final weights differ");
+    CHECK_MSG(tiny_same_final(a, b, "optimizer.safetensors"), "final optimizer state differs");
 
     // Resumed into the same folder: the steps after the checkpoint are
     // replaced, not repeated, and come out the same.
     double before[12];
-    na = read_metrics(a, la, 20);
+    na = tiny_read_metrics(a, la, 20);
     for (int i = 0; i < na; i++) before[i] = json_opt_num(la[i], "loss", -1);
     free_lines(la, na);
     c2.out_dir = a;
     REQUIRE(pretrain_run(&c2, &r2, &e) == 0);
-    na = read_metrics(a, la, 20);
+    na = tiny_read_metrics(a, la, 20);
     CHECK_EQ(na, 12);
     for (int i = 0; i < na && i < 12; i++) {
         CHECK_EQ(json_opt_int(la[i], "step", -1), i + 1);
@@ -217,7 +198,7 @@ TEST(time_budget_lowers_the_step_count) {
     CHECK_MSG(r.steps > 3 && r.steps < 3000, "steps %lld", (long long)r.steps);
     CHECK_MSG(el < 5, "took %.1f s for a 1 s budget", el);
     cJSON *lines[4];
-    int n = read_metrics(out, lines, 4);
+    int n = tiny_read_metrics(out, lines, 4);
     REQUIRE(n == 4);
     // Warmup (5 steps) is independent of the total; the decay then ends at r.steps.
     CHECK_NEAR(json_opt_num(lines[3], "lr", 0), 1e-2 * 4 / 5, 1e-7);

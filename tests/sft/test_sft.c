@@ -128,13 +128,8 @@ TEST(resume_is_bit_identical) {
     snprintf(resume, sizeof resume, "%s/step_000010", a);
     c1.resume_dir = resume;
     REQUIRE(sft_run(&c1, &r, &e) == 0);
-    char pa[700], pb[700];
-    snprintf(pa, sizeof pa, "%s/final/model.safetensors", a);
-    snprintf(pb, sizeof pb, "%s/final/model.safetensors", b);
-    CHECK_MSG(tiny_same_file(pa, pb), "final weights differ");
-    snprintf(pa, sizeof pa, "%s/final/optimizer.safetensors", a);
-    snprintf(pb, sizeof pb, "%s/final/optimizer.safetensors", b);
-    CHECK_MSG(tiny_same_file(pa, pb), "final optimizer state differs");
+    CHECK_MSG(tiny_same_final(a, b, "model.safetensors"), "final weights differ");
+    CHECK_MSG(tiny_same_final(a, b, "optimizer.safetensors"), "final optimizer state differs");
     free(base), free(chats), free(a), free(b);
 }
 
