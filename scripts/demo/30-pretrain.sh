@@ -2,17 +2,18 @@
 # Demo stage: pretrain a small base model on the CPU. Tokenizes the cleaned
 # documents of 10-data.sh ($DEMO_OUT/data/*.jsonl) plus worked arithmetic
 # from the problem generator (its train split: the evaluations test on the
-# held-out split) with the tokenizer of 20-tokenizer.sh, pretrains the `small`
-# preset for DEMO_PRETRAIN_SECS of training (--time-budget sets the step
+# held-out split) with the tokenizer of 20-tokenizer.sh, pretrains the
+# DEMO_MODEL_CONFIG preset (default `tiny`: three times the tokens of `small`
+# in the same time) for DEMO_PRETRAIN_SECS of training (--time-budget sets the step
 # count from the measured step time, so a faster machine trains longer, never
-# more than 3000 steps), then prints the validation loss and a sample.
+# more than 5000 steps), then prints the validation loss and a sample.
 #   DEMO_PRETRAIN_SECS=60 bash scripts/demo/30-pretrain.sh   # a quick run
 set -euo pipefail
 : "${REASONER:?}" "${DEMO_OUT:?}"
 tok=$DEMO_OUT/tokenizer/tokenizer.json
 shards=$DEMO_OUT/shards
 out=$DEMO_OUT/pretrain
-secs=${DEMO_PRETRAIN_SECS:-300}
+secs=${DEMO_PRETRAIN_SECS:-240}
 [ -f "$tok" ] || { echo "30-pretrain: $tok missing: run 20-tokenizer.sh first" >&2; exit 1; }
 # The data stage's output shards (shard-NNNNN.jsonl) sit at the top of data/;
 # removed/ and work/ below it hold rejected documents and parts.
@@ -30,7 +31,7 @@ echo "--- tokenize ${#docs[@]} document file(s) + arithmetic -> $shards"
 
 echo "--- pretrain the small preset for $secs s"
 rm -rf "$out/final" "$out/metrics.jsonl"
-"$REASONER" pretrain --data "$shards" --model-config "${DEMO_MODEL_CONFIG:-small}" --out "$out" --time-budget "$secs" --steps 3000 \
+"$REASONER" pretrain --data "$shards" --model-config "${DEMO_MODEL_CONFIG:-tiny}" --out "$out" --time-budget "$secs" --steps 5000 \
   --batch-size 4 --seq-len 256 --lr 2e-3 --min-lr 2e-4 --warmup 20 --eval-every 50 --eval-batches 8 \
   --sample-every 100 --seed 1337 | tee "$out/pretrain.txt"
 

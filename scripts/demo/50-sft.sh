@@ -9,7 +9,7 @@ set -euo pipefail
 : "${REASONER:?}" "${DEMO_OUT:?}"
 base=${DEMO_MODEL:-$DEMO_OUT/pretrain/final}
 out=$DEMO_OUT/sft
-secs=${DEMO_SFT_SECS:-90}
+secs=${DEMO_SFT_SECS:-120}
 mkdir -p "$out"
 "$REASONER" problems gen arith --n 20000 --seed 21 --split train --digits 1 --steps 3 --ops +- -o "$out/problems.jsonl"
 "$REASONER" problems to-chat "$out/problems.jsonl" -o "$out/chats.jsonl"
