@@ -3,6 +3,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "model/model.h"
 
 // A committed fixture under tests/fixtures/model (found from $REASONER_ROOT
 // when the test runner sets it, else from the current directory).
@@ -29,4 +33,17 @@ __attribute__((unused)) static double log_softmax_at(const float *row, int V, in
     for (int j = 0; j < V; j++) mx = fmax(mx, row[j]);
     for (int j = 0; j < V; j++) s += exp(row[j] - mx);
     return row[t] - mx - log(s);
+}
+
+// Random weights of a visible size (the 0.02 init would make every
+// derivative tiny): normal(0, scale), norms around 1, biases included.
+__attribute__((unused)) static void randomize(Model *m, uint64_t seed, float scale) {
+    Rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < model_num_tensors(m); i++) {
+        ModelTensor *t = model_tensor(m, i);
+        int norm = strstr(t->name, "norm") != NULL;
+        for (size_t k = 0; k < t->numel; k++)
+            t->param[k] = norm ? 1.0f + scale * (float)rng_normal(&r) : scale * (float)rng_normal(&r);
+    }
 }

@@ -30,17 +30,6 @@ static ModelConfig cfg_of(int tied, int bias, const char *type) {
     return c;
 }
 
-static void randomize(Model *m, uint64_t seed) {
-    Rng r;
-    rng_seed(&r, seed);
-    for (int i = 0; i < model_num_tensors(m); i++) {
-        ModelTensor *t = model_tensor(m, i);
-        int norm = strstr(t->name, "norm") != NULL;
-        for (size_t k = 0; k < t->numel; k++)
-            t->param[k] = norm ? 1.0f + 0.2f * (float)rng_normal(&r) : 0.2f * (float)rng_normal(&r);
-    }
-}
-
 static char *dir_in_tmp(const char *name) { return fs_join(test_tmpdir(), name); }
 
 // Write a config.json with one field replaced (or removed when value is NULL).
@@ -64,7 +53,7 @@ TEST(save_load_round_trip) {
         ModelConfig c = cfg_of(v == 0, v == 1, types[v]);
         c.bos_token_id = 1, c.eos_token_id = 2, c.rope_theta = 500000.0f;
         Model *m = model_new(&c, 0, &err);
-        randomize(m, 3 + v);
+        randomize(m, 3 + v, 0.2f);
         char *dir = dir_in_tmp(types[v]);
         REQUIRE(model_save(m, dir, &err) == 0);
         Model *l = model_load(dir, 0, &err);
@@ -91,7 +80,7 @@ TEST(checkpoint_replaces_atomically) {
     Model *m = model_new(&c, 0, &err);
     char *dir = dir_in_tmp("swap"), *tmp = dir_in_tmp("swap.tmp"), *slash = dir_in_tmp("swap/");
     for (int round = 0; round < 2; round++) {
-        randomize(m, 10 + round);
+        randomize(m, 10 + round, 0.2f);
         ModelTrainerState st = {.step = round};
         REQUIRE(model_checkpoint_save(round ? slash : dir, m, NULL, &st, NULL, &err) == 0);
         CHECK(!fs_exists(tmp));
@@ -103,7 +92,7 @@ TEST(checkpoint_replaces_atomically) {
     CHECK(model_trainer_state_load(dir, &st, &err) == 0);
     CHECK_EQ(st.step, 1);
     // A failed save (tokenizer missing) leaves the previous checkpoint whole.
-    randomize(m, 99);
+    randomize(m, 99, 0.2f);
     CHECK(model_checkpoint_save(dir, m, NULL, NULL, "/nonexistent/tokenizer.json", &err) == -1);
     CHECK_CONTAINS(err.msg, "/nonexistent/tokenizer.json");
     Model *l2 = model_load(dir, 0, &err);
@@ -324,7 +313,7 @@ TEST(hf_export) {
         c.rope_theta = v ? 1000000.0f : 50000.0f;  // not transformers' defaults:
         c.rms_norm_eps = 1e-5f;                   // the check proves it reads ours
         Model *m = model_new(&c, 0, &err);
-        randomize(m, 21 + v);
+        randomize(m, 21 + v, 0.2f);
         char *root = out ? xstrdup(out) : dir_in_tmp("export"), *dir = fs_join(root, types[v]);
         REQUIRE(model_checkpoint_save(dir, m, NULL, NULL, NULL, &err) == 0);
         int B = 2, T = 24, V = c.vocab_size;

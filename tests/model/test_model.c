@@ -136,19 +136,6 @@ static ModelConfig tiny_config(int tied, int bias) {
     return c;
 }
 
-// Random weights of a visible size (the 0.02 init would make every
-// derivative tiny), biases and norms included.
-static void randomize(Model *m, uint64_t seed) {
-    Rng r;
-    rng_seed(&r, seed);
-    for (int i = 0; i < model_num_tensors(m); i++) {
-        ModelTensor *t = model_tensor(m, i);
-        int norm = strstr(t->name, "norm") != NULL;
-        for (size_t k = 0; k < t->numel; k++)
-            t->param[k] = norm ? 1.0f + 0.3f * (float)rng_normal(&r) : 0.3f * (float)rng_normal(&r);
-    }
-}
-
 static void random_tokens(Rng *r, int32_t *x, int n, int V) {
     for (int i = 0; i < n; i++) x[i] = (int32_t)rng_below(r, V);
 }
@@ -158,7 +145,7 @@ static void grad_check(int tied, int bias) {
     ModelConfig c = tiny_config(tied, bias);
     Model *m = model_new(&c, MODEL_GRADS, &err);
     REQUIRE(m);
-    randomize(m, 11 + tied);
+    randomize(m, 11 + tied, 0.3f);
     Rng r;
     rng_seed(&r, 3);
     int B = 2, T = 5, N = B * T, C = c.hidden_size;
@@ -245,7 +232,7 @@ TEST(kv_cache_matches_training_forward) {
     c.max_position_embeddings = 96;
     Model *m = model_new(&c, 0, &err);
     REQUIRE(m);
-    randomize(m, 5);
+    randomize(m, 5, 0.3f);
     int V = c.vocab_size, lens[3] = {37, 5, 70}, slot_of[3] = {2, 0, 3};
     Rng r;
     rng_seed(&r, 7);
@@ -422,7 +409,7 @@ TEST(xent_weights_masks_and_no_grad_model) {
     ModelConfig c = tiny_config(0, 1);
     Model *m = model_new(&c, MODEL_GRADS, &err), *inf = model_new(&c, 0, &err);
     REQUIRE(m && inf);
-    randomize(m, 4);
+    randomize(m, 4, 0.3f);
     model_copy_params(inf, m);
     Rng r;
     rng_seed(&r, 2);
