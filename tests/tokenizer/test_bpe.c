@@ -4,6 +4,7 @@
 // errors, NFC.
 //
 //   make build/tests/tokenizer/test_bpe && build/tests/tokenizer/test_bpe
+#include "common/utf8.h"
 #include "tests/test.h"
 
 #include "common/base.h"
@@ -171,18 +172,6 @@ TEST(decode_rejects_bad_ids) {
     buf_free(&out);
 }
 
-static int valid_utf8(const char *s, size_t n) {
-    const uint8_t *p = (const uint8_t *)s;
-    for (size_t i = 0; i < n;) {
-        int len = p[i] < 0x80 ? 1 : (p[i] & 0xE0) == 0xC0 ? 2 : (p[i] & 0xF0) == 0xE0 ? 3 : (p[i] & 0xF8) == 0xF0 ? 4 : 0;
-        if (!len || i + (size_t)len > n) return 0;
-        for (int k = 1; k < len; k++)
-            if ((p[i + k] & 0xC0) != 0x80) return 0;
-        i += (size_t)len;
-    }
-    return 1;
-}
-
 TEST(stream_decode_yields_whole_characters) {
     Bpe *b = tok();
     REQUIRE(b);
@@ -202,7 +191,7 @@ TEST(stream_decode_yields_whole_characters) {
             size_t len;
             bpe_token_bytes(b, ids.data[i], &len);
             CHECK(bpe_stream_feed(&st, ids.data[i], &piece, &e) >= 0);
-            if (t < 2) CHECK_MSG(valid_utf8(piece.data, piece.len), "text %zu id %zu: partial character", t, i);
+            if (t < 2) CHECK_MSG(utf8_valid(piece.data, piece.len), "text %zu id %zu: partial character", t, i);
             split_chars += (int)piece.len != (int)len;
             buf_append(&all, piece.data ? piece.data : "", piece.len);
         }

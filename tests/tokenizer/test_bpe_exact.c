@@ -9,6 +9,7 @@
 // tokenizer suite needs no outside files).
 //
 //   make build/tests/tokenizer/test_bpe_exact && build/tests/tokenizer/test_bpe_exact
+#include "common/utf8.h"
 #include "tests/test.h"
 
 #include "common/base.h"
@@ -58,18 +59,6 @@ static const cJSON *cases_of(const char *name) {
     return cJSON_GetObjectItemCaseSensitive(enc, "cases");
 }
 
-static int whole_chars(const char *s, size_t n) {
-    const uint8_t *p = (const uint8_t *)s;
-    for (size_t i = 0; i < n;) {
-        int len = p[i] < 0x80 ? 1 : (p[i] & 0xE0) == 0xC0 ? 2 : (p[i] & 0xF0) == 0xE0 ? 3 : (p[i] & 0xF8) == 0xF0 ? 4 : 0;
-        if (!len || i + (size_t)len > n) return 0;
-        for (int k = 1; k < len; k++)
-            if ((p[i + k] & 0xC0) != 0x80) return 0;
-        i += (size_t)len;
-    }
-    return 1;
-}
-
 // Compare every case; on a mismatch print the text and the first differing id.
 static void check_encoding(const char *name, Bpe *b) {
     const cJSON *cases = cases_of(name);
@@ -100,7 +89,7 @@ static void check_encoding(const char *name, Bpe *b) {
         for (size_t k = 0; k < got.len; k++) {
             buf_clear(&piece);
             bpe_stream_feed(&st, got.data[k], &piece, &e);
-            CHECK_MSG(whole_chars(piece.data, piece.len), "%s case %d: stream piece %zu is not whole UTF-8", name, i, k);
+            CHECK_MSG(utf8_valid(piece.data, piece.len), "%s case %d: stream piece %zu is not whole UTF-8", name, i, k);
             buf_append(&streamed, piece.data ? piece.data : "", piece.len);
         }
         CHECK_EQ(bpe_stream_finish(&st, &streamed), 0);
