@@ -22,23 +22,13 @@
 // The pretraining stage: windows of token shards and next-token cross-entropy,
 // driven by the shared loop (train/loop.h).
 
+// The loop's defaults (train/loop.h) for everything the loop owns.
 PretrainConfig pretrain_defaults(void) {
-    return (PretrainConfig){.model_config = "small",
-                            .batch_size = 8,
-                            .grad_accum = 1,
-                            .lr = 1e-3,
-                            .min_lr = 1e-4,
-                            .warmup = 50,
-                            .schedule = "cosine",
-                            .steps = 1000,
-                            .weight_decay = 0.1,
-                            .clip = 1.0,
-                            .eval_every = 100,
-                            .eval_batches = 8,
-                            .sample_every = 0,
-                            .save_every = 0,
-                            .seed = 1337,
-                            .progress = 1};
+    TrainLoopConfig l = train_loop_defaults();
+    PretrainConfig c = {.model_config = "small", .batch_size = 8, .grad_accum = 1, .eval_batches = 8, .progress = 1};
+    c.lr = l.lr, c.min_lr = l.min_lr, c.warmup = l.warmup, c.schedule = l.schedule, c.steps = l.steps;
+    c.weight_decay = l.weight_decay, c.clip = l.clip, c.eval_every = l.eval_every, c.seed = l.seed;
+    return c;
 }
 
 typedef struct Pretrain {
