@@ -29,6 +29,7 @@ int utf8_valid(const char *s, size_t n) { return utf8_bad_offset(s, n, 1) == n; 
 
 void utf8_repair_append(Buf *out, const char *s, size_t n, int keep_nul) {
     buf_reserve(out, n + 1);
+    out->data[out->len] = 0;  // terminated even when nothing is appended (n == 0)
     for (size_t i = 0; i < n;) {
         size_t len = utf8_char_len(s + i, n - i);
         if (len && (keep_nul || s[i] != 0)) buf_append(out, s + i, len);
