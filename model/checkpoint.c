@@ -154,13 +154,18 @@ int model_load_weights(Model *m, const char *dir, Err *e) {
     // Pass 2: convert in pieces through a small staging buffer, dropping the
     // mapped pages behind us, so resident memory stays near the fp32 model.
     const size_t CHUNK = (size_t)4 << 20;
-    float *stage = rc == 0 ? xmalloc(CHUNK * sizeof(float)) : NULL;
+    int host = m->ops == model_ops_cpu();
+    float *stage = rc == 0 && !host ? xmalloc(CHUNK * sizeof(float)) : NULL;
     for (int i = 0; i < m->ntensors && rc == 0; i++) {
         const ModelTensor *t = &m->tensors[i];
         for (size_t k = 0; k < t->numel && rc == 0; k += CHUNK) {
             size_t n = RS_MIN(CHUNK, t->numel - k);
-            rc = st_convert_f32(src[i], k, n, stage, srcf[i]->path, e);
-            if (rc == 0) m->ops->upload(m->cx, t->param + k, stage, n * sizeof(float));
+            if (host) {  // CPU backend: parameters are host memory, convert in place
+                rc = st_convert_f32(src[i], k, n, t->param + k, srcf[i]->path, e);
+            } else {
+                rc = st_convert_f32(src[i], k, n, stage, srcf[i]->path, e);
+                if (rc == 0) m->ops->upload(m->cx, t->param + k, stage, n * sizeof(float));
+            }
             st_release(srcf[i], src[i], k, n);
         }
     }
