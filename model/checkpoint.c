@@ -154,13 +154,18 @@ int model_load_weights(Model *m, const char *dir, Err *e) {
     // Pass 2: convert in pieces through a small staging buffer, dropping the
     // mapped pages behind us, so resident memory stays near the fp32 model.
     const size_t CHUNK = (size_t)4 << 20;
-    float *stage = rc == 0 ? xmalloc(CHUNK * sizeof(float)) : NULL;
+    int host = m->ops == model_ops_cpu();
+    float *stage = rc == 0 && !host ? xmalloc(CHUNK * sizeof(float)) : NULL;
     for (int i = 0; i < m->ntensors && rc == 0; i++) {
         const ModelTensor *t = &m->tensors[i];
         for (size_t k = 0; k < t->numel && rc == 0; k += CHUNK) {
             size_t n = RS_MIN(CHUNK, t->numel - k);
-            rc = st_convert_f32(src[i], k, n, stage, srcf[i]->path, e);
-            if (rc == 0) m->ops->upload(m->cx, t->param + k, stage, n * sizeof(float));
+            if (host) {  // CPU backend: parameters are host memory, convert in place
+                rc = st_convert_f32(src[i], k, n, t->param + k, srcf[i]->path, e);
+            } else {
+                rc = st_convert_f32(src[i], k, n, stage, srcf[i]->path, e);
+                if (rc == 0) m->ops->upload(m->cx, t->param + k, stage, n * sizeof(float));
+            }
             st_release(srcf[i], src[i], k, n);
         }
     }
@@ -245,7 +250,7 @@ int model_trainer_state_load(const char *dir, ModelTrainerState *st, Err *e) {
 // the whole folder, atomically
 
 // Remove a flat folder of files (a checkpoint we wrote). Best effort.
-static void remove_flat_dir(const char *dir) {
+void model_remove_flat_dir(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *de;
@@ -259,7 +264,7 @@ static void remove_flat_dir(const char *dir) {
     rmdir(dir);
 }
 
-static int copy_file(const char *src, const char *dst, Err *e) {
+int model_copy_file(const char *src, const char *dst, Err *e) {
     char *data;
     size_t n;
     if (fs_read_all(src, &data, &n, e) != 0) return -1;
@@ -275,18 +280,18 @@ static void fsync_path(const char *path) {
 
 // Put the finished tmp folder at dir: an atomic exchange when dir exists
 // (renameat2), else a plain rename; the old folder is then removed.
-static int swap_into_place(const char *tmp, const char *dir, Err *e) {
+int model_swap_into_place(const char *tmp, const char *dir, Err *e) {
     fsync_path(tmp);
     if (!fs_exists(dir)) {
         if (rename(tmp, dir) != 0) return err_errno(e, "%s: rename", dir);
     } else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
-        remove_flat_dir(tmp);  // now holds the old checkpoint
+        model_remove_flat_dir(tmp);  // now holds the old checkpoint
     } else {  // filesystems without RENAME_EXCHANGE: a short window without dir
         Buf old = {0};
         buf_printf(&old, "%s.old", dir);
-        remove_flat_dir(old.data);
+        model_remove_flat_dir(old.data);
         int rc = rename(dir, old.data) == 0 && rename(tmp, dir) == 0 ? 0 : err_errno(e, "%s: rename", dir);
-        if (rc == 0) remove_flat_dir(old.data);
+        if (rc == 0) model_remove_flat_dir(old.data);
         buf_free(&old);
         if (rc != 0) return -1;
     }
@@ -296,13 +301,29 @@ static int swap_into_place(const char *tmp, const char *dir, Err *e) {
     return 0;
 }
 
+int model_copy_tokenizer_meta(const char *tokenizer_json, const char *dst_dir, Err *e) {
+    static const char *const META[] = {"tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
+                                       "chat_template.jinja"};
+    char *src_dir = xstrdup(tokenizer_json), *slash = strrchr(src_dir, '/');
+    if (slash) *slash = 0;
+    else strcpy(src_dir, ".");
+    int rc = 0;
+    for (size_t i = 0; i < RS_ARRAY_LEN(META) && rc == 0; i++) {
+        char *src = fs_join(src_dir, META[i]), *dst = fs_join(dst_dir, META[i]);
+        if (fs_exists(src)) rc = model_copy_file(src, dst, e);
+        free(src), free(dst);
+    }
+    free(src_dir);
+    return rc;
+}
+
 int model_checkpoint_save(const char *dir_arg, const Model *m, const ModelAdamW *opt,
                           const ModelTrainerState *st, const char *tokenizer_json, Err *e) {
     char *dir = xstrdup(dir_arg);  // "ck/" -> "ck", so that the temp is a sibling
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = 0;
     Buf tmp = {0};
     buf_printf(&tmp, "%s.tmp", dir);
-    remove_flat_dir(tmp.data);
+    model_remove_flat_dir(tmp.data);
     int rc = model_save(m, tmp.data, e);
     char *p = NULL;
     if (rc == 0 && opt) {
@@ -317,11 +338,14 @@ int model_checkpoint_save(const char *dir_arg, const Model *m, const ModelAdamW 
     }
     if (rc == 0 && tokenizer_json) {
         p = fs_join(tmp.data, "tokenizer.json");
-        rc = copy_file(tokenizer_json, p, e);
+        rc = model_copy_file(tokenizer_json, p, e);
         free(p);
     }
-    if (rc == 0) rc = swap_into_place(tmp.data, dir, e);
-    else remove_flat_dir(tmp.data);
+    // What a Hub folder keeps beside tokenizer.json (chat template, stop ids)
+    // travels with it, so a model imported, trained and exported keeps them.
+    if (rc == 0 && tokenizer_json) rc = model_copy_tokenizer_meta(tokenizer_json, tmp.data, e);
+    if (rc == 0) rc = model_swap_into_place(tmp.data, dir, e);
+    else model_remove_flat_dir(tmp.data);
     buf_free(&tmp);
     free(dir);
     return rc;

@@ -70,3 +70,13 @@ int model_logits_chunk(const ModelConfig *cfg);
 // Pointers to a tensor's parameters / gradients.
 static inline float *mp(const Model *m, int i) { return m->tensors[i].param; }
 static inline float *mg(const Model *m, int i) { return m->tensors[i].grad; }
+
+// checkpoint.c helpers shared with hub.c: a folder built at tmp put in
+// place of dir atomically (renameat2 exchange); a flat folder removed (best
+// effort); a file copied atomically; the files a Hub folder keeps beside
+// tokenizer.json (tokenizer_config.json, special_tokens_map.json,
+// generation_config.json, chat_template.jinja) copied into dst_dir when present.
+int model_swap_into_place(const char *tmp, const char *dir, Err *e);
+void model_remove_flat_dir(const char *dir);
+int model_copy_file(const char *src, const char *dst, Err *e);
+int model_copy_tokenizer_meta(const char *tokenizer_json, const char *dst_dir, Err *e);

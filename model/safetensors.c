@@ -273,6 +273,7 @@ int st_convert_f32(const StTensor *t, size_t first, size_t n, float *dst, const 
         }
         break;
     case ST_BF16:
+#pragma omp parallel for schedule(static) if (n > (1u << 16))
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
             memcpy(&h, p + 2 * i, 2);
@@ -281,6 +282,7 @@ int st_convert_f32(const StTensor *t, size_t first, size_t n, float *dst, const 
         }
         break;
     default:  // ST_F16
+#pragma omp parallel for schedule(static) if (n > (1u << 16))
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
             memcpy(&h, p + 2 * i, 2);

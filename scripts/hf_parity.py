@@ -6,6 +6,7 @@ transformers and tokenizers, and the checks reasoner is held to against them.
     V/bin/python scripts/hf_parity.py tokenizers tests/fixtures/hf   # small, committed
     V/bin/python scripts/hf_parity.py models CACHE                  # ~3.5 GB, not committed
     V/bin/python scripts/hf_parity.py check-export CACHE/qwen2.5-0.5b EXPORTED_DIR
+    V/bin/python scripts/hf_parity.py check-ours EXPORTED_DIR    # a model of ours, exported
     V/bin/python scripts/hf_parity.py load-time CACHE/qwen2.5-0.5b
 
 Families (the real configs, cut to 2 layers; random weights):
@@ -399,6 +400,23 @@ def cmd_check_export(orig, exported):
     return 0 if ok else 1
 
 
+def cmd_check_ours(folder):
+    """A folder `reasoner export` wrote for a model of ours loads in
+    transformers with no missing/unexpected keys, and its tokenizer starts
+    text with <|endoftext|> (our BOS) and renders ChatML as our renderer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    m, info = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, output_loading_info=True)
+    bad = {k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    t = AutoTokenizer.from_pretrained(folder)
+    chat = t.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    want = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    bos_ok = t("hi")["input_ids"][0] == t.convert_tokens_to_ids("<|endoftext|>")
+    print(f"{folder}: {type(m).__name__}; loading info {bad or 'clean'}; chat {'ChatML' if chat == want else repr(chat)}; "
+          f"BOS <|endoftext|> {bos_ok}")
+    return 0 if not bad and chat == want and bos_ok else 1
+
+
 def cmd_load_time(folder):
     """transformers' from_pretrained on CPU: seconds and peak RSS (this
     process does nothing else), as one JSON line for bench/load."""
@@ -424,6 +442,8 @@ if __name__ == "__main__":
         sys.exit(cmd_models(a[1], a[2:]))
     if len(a) == 3 and a[0] == "check-export":
         sys.exit(cmd_check_export(a[1], a[2]))
+    if len(a) == 2 and a[0] == "check-ours":
+        sys.exit(cmd_check_ours(a[1]))
     if len(a) == 2 and a[0] == "load-time":
         sys.exit(cmd_load_time(a[1]))
     sys.exit(__doc__)
