@@ -17,7 +17,7 @@ rm -rf "$out/final" "$out/metrics.jsonl" "$out/eval"
 "$REASONER" rl --model "$sft" --problems "$out/problems.jsonl" --eval-problems "$DEMO_OUT/heldout.jsonl" \
   --out "$out" --farm local:2 --steps 500 --time-budget "$secs" \
   --group-size "${DEMO_RL_G:-8}" --prompts-per-step "${DEMO_RL_P:-16}" --max-tokens 64 \
-  --lr "${DEMO_RL_LR:-2e-4}" --temperature 1.0 --eval-k 4 --eval-temperature "${DEMO_EVAL_TEMPERATURE:-1.0}" \
+  --lr "${DEMO_RL_LR:-2e-5}" --temperature 1.0 --eval-k 4 --eval-temperature "${DEMO_EVAL_TEMPERATURE:-1.0}" \
   --seed "$seed" | tee "$out/rl.txt"
 python3 - "$out" >> "$DEMO_OUT/summary.tsv" <<'PY'
 import glob, json, sys
