@@ -182,7 +182,9 @@ int main(void) {
     double peak = model_cpu_best_peak_flops(1.0);
     printf("rl_step: small preset (V 4096), G %d x %d prompts, %d new tokens, farm local:2, %d threads\n", G, P,
            MAX_TOKENS, omp_get_max_threads());
-    printf("  sgemm peak of the best kernels (%s): %.1f GFLOP/s\n", model_blas_info()->best_core, peak / 1e9);
+    const ModelBlasInfo *bi = model_blas_info();
+    printf("  sgemm peak of the best kernels (%s): %.1f GFLOP/s\n", bi->best_core[0] ? bi->best_core : bi->core,
+           peak / 1e9);
     Step s = ours(dir, peak);
     printf("  reasoner: %.2f s/step = sampling %.2f + grading wait %.2f + update %.2f\n", s.wall, s.sample, s.wait,
            s.update);
