@@ -44,7 +44,6 @@ int cmd_pretrain(int argc, char **argv) {
                   .nspecs = ns};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    train_flags_apply(&tf);
     TRAIN_FLAGS_TO(tf, c);
     PretrainResult r;
     Err err = {{0}};

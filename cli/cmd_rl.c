@@ -78,7 +78,6 @@ int cmd_rl(int argc, char **argv) {
     cmd.nspecs = train_flags_add(specs, args_count(specs), &tf);
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    train_flags_apply(&tf);
     TRAIN_FLAGS_TO(tf, c);
     c.problems = (const char *const *)problems.items, c.n_problems = problems.n;
     c.eval_problems = (const char *const *)evals.items, c.n_eval = evals.n;

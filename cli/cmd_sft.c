@@ -46,7 +46,6 @@ int cmd_sft(int argc, char **argv) {
                   .nspecs = ns};
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
-    train_flags_apply(&tf);
     c.data = (const char *const *)data.items;
     c.n_data = data.n;
     TRAIN_FLAGS_TO(tf, c);

@@ -1,7 +1,7 @@
 // train_flags.h: the flags every training command shares (the shared loop's
 // knobs: schedule, optimizer, cadence, budget, resume), declared once.
-//   TrainFlags tf = train_flags_from(c.lr, ...);  n = train_flags_add(specs, n, &tf);
-//   ... args_parse ...;  train_flags_apply(&tf);  c.lr = tf.lr; ...
+//   TrainFlags tf = TRAIN_FLAGS_FROM(c);  n = train_flags_add(specs, args_count(specs), &tf);
+//   ... args_parse ...;  TRAIN_FLAGS_TO(tf, c);   // back into c, and --threads applied
 // Header-only: cli/ is one binary and these are its plain helpers.
 #pragma once
 #include <omp.h>
@@ -49,13 +49,14 @@ static inline int train_flags_add(ArgSpec *specs, int n, TrainFlags *f) {
 }
 
 // The flags' defaults from a stage config c, and back into it after parsing
-// (every stage config names these fields alike).
+// (every stage config names these fields alike); TO also applies --threads.
 #define TRAIN_FLAGS_FROM(c)                                                                                  \
     ((TrainFlags){.schedule = (c).schedule, .lr = (c).lr, .min_lr = (c).min_lr, .weight_decay = (c).weight_decay, \
                   .clip = (c).clip, .warmup = (c).warmup, .steps = (c).steps, .eval_every = (c).eval_every,    \
                   .save_every = (c).save_every, .seed = (int64_t)(c).seed})
 #define TRAIN_FLAGS_TO(tf, c)                                                                                   \
     do {                                                                                                        \
+        train_flags_apply(&(tf));                                                                               \
         (c).resume_dir = (tf).resume, (c).schedule = (tf).schedule, (c).lr = (tf).lr, (c).min_lr = (tf).min_lr; \
         (c).weight_decay = (tf).weight_decay, (c).clip = (tf).clip, (c).time_budget = (tf).time_budget;        \
         (c).warmup = (tf).warmup, (c).steps = (tf).steps, (c).eval_every = (tf).eval_every;                   \

@@ -21,7 +21,6 @@ int grpo_scale_parse(const char *s, GrpoScale *out, Err *e) {
 }
 
 const char *grpo_agg_name(GrpoAgg a) { return a == GRPO_AGG_TOKEN ? "token" : a == GRPO_AGG_SEQUENCE ? "sequence" : "dr-grpo"; }
-const char *grpo_scale_name(GrpoScale s) { return s == GRPO_SCALE_GROUP ? "group" : s == GRPO_SCALE_BATCH ? "batch" : "none"; }
 
 static void mean_std(const double *x, int n, double *mean, double *std) {
     double m = 0, v = 0;

@@ -25,7 +25,6 @@ typedef enum { GRPO_SCALE_GROUP, GRPO_SCALE_BATCH, GRPO_SCALE_NONE } GrpoScale;
 int grpo_agg_parse(const char *s, GrpoAgg *out, Err *e);      // token | sequence | dr-grpo
 int grpo_scale_parse(const char *s, GrpoScale *out, Err *e);  // group | batch | none
 const char *grpo_agg_name(GrpoAgg a);
-const char *grpo_scale_name(GrpoScale s);
 
 // Advantages of ngroups groups of G rewards each (group-major):
 //   A = r - mean(group), divided by the std of the group (GROUP), of the

@@ -293,8 +293,7 @@ static int step(void *ud, TrainLoop *L, TrainStepInfo *in, cJSON *row, Err *e) {
     }
     free(at);
     if (rc != 0) return -1;
-    float gnorm = train_loop_update(L);
-    (void)gnorm;
+    train_loop_update(L);
     in->loss = count ? sum / (double)count : NAN;
     in->tokens = (double)A * s->B * s->T;
     in->flops = s->flops_per_token * in->tokens;

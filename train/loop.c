@@ -52,10 +52,6 @@ TrainLoopConfig train_loop_defaults(void) {
 Model *train_loop_model(TrainLoop *L) { return L->m; }
 Rng *train_loop_rng(TrainLoop *L) { return &L->rng; }
 int64_t train_loop_step(const TrainLoop *L) { return L->step; }
-int64_t train_loop_total_steps(const TrainLoop *L) { return L->c.steps; }
-float train_loop_lr(const TrainLoop *L) { return L->lr; }
-double train_loop_peak_flops(const TrainLoop *L) { return L->peak; }
-const char *train_loop_out_dir(const TrainLoop *L) { return L->c.out_dir; }
 
 // ---------------------------------------------------------------------------
 // Setup and resume

@@ -104,10 +104,6 @@ float train_loop_update(TrainLoop *L);
 Model *train_loop_model(TrainLoop *L);
 Rng *train_loop_rng(TrainLoop *L);          // the resumable RNG for the stage's draws
 int64_t train_loop_step(const TrainLoop *L);  // steps completed before this one
-int64_t train_loop_total_steps(const TrainLoop *L);
-float train_loop_lr(const TrainLoop *L);      // the current step's LR
-double train_loop_peak_flops(const TrainLoop *L);
-const char *train_loop_out_dir(const TrainLoop *L);
 
 // What the run achieved (after train_loop_run).
 typedef struct TrainLoopResult {
