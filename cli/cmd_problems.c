@@ -310,10 +310,14 @@ static int cmd_gen(int argc, char **argv) {
 static int cmd_to_chat(int argc, char **argv) {
     const char *out_path = NULL, *system = NULL, *templates = NULL;
     int skip_bad = 0;
+    double answer_only = 0;
     ArgList files = {0};
     ArgSpec specs[] = {
         {"out", 'o', ARG_STR, &out_path, "FILE", "write here (atomically) instead of stdout"},
         {"system", 0, ARG_STR, &system, "TEXT", "a system message for every conversation"},
+        {"answer-only", 0, ARG_FLOAT, &answer_only, "FRAC",
+         "this share of the conversations answer without working (\"The answer is \\boxed{N}.\"), "
+         "chosen by a hash of the problem id"},
         {"templates", 0, ARG_STR, &templates, "DIR", "prompt templates (default: the ones eval uses)"},
         {"skip-bad", 0, ARG_FLAG, &skip_bad, NULL, "skip bad records, counting them, instead of failing"},
     };
@@ -322,7 +326,9 @@ static int cmd_to_chat(int argc, char **argv) {
                              "conversations: the user turn is the prompt eval uses, the assistant turn the solution "
                              "ending in \\boxed{}.",
                   .usage_args = "[flags] FILE...",
-                  .epilog = "Problems without a worked solution are skipped and counted.\n\nexample:\n"
+                  .epilog = "Problems without a worked solution are skipped and counted. --answer-only mixes two "
+                            "styles, as web data does: an SFT model then sometimes answers at once and sometimes "
+                            "works it out, and RL can learn which pays (the demo's setup).\n\nexample:\n"
                             "  reasoner problems gen arith --n 5000 --steps 2 --split train -o train.jsonl\n"
                             "  reasoner problems to-chat train.jsonl -o chats.jsonl",
                   .specs = specs,
@@ -334,6 +340,11 @@ static int cmd_to_chat(int argc, char **argv) {
         args_list_free(&files);
         return ARGS_EXIT_CODE(rc);
     }
+    if (answer_only < 0 || answer_only > 1) {
+        fprintf(stderr, "reasoner problems to-chat: --answer-only: expected a share in [0, 1], got %g\n", answer_only);
+        args_list_free(&files);
+        return 2;
+    }
     Err e = {0};
     ProblemTemplates t = {0};
     char *dir = templates ? xstrdup(templates) : problems_templates_dir();
@@ -342,7 +353,7 @@ static int cmd_to_chat(int argc, char **argv) {
     if (!ok) fprintf(stderr, "reasoner problems to-chat: %s\n", e.msg);
     Out out = {0};
     if (ok && out_open(&out, out_path, &e) != 0) ok = 0, fprintf(stderr, "reasoner problems to-chat: %s\n", e.msg);
-    long made = 0, skipped = 0;
+    long made = 0, skipped = 0, answer_only_made = 0;
     for (int f = 0; f < files.n && ok; f++) {
         ProblemSet *s = load_reporting("to-chat", files.items[f], skip_bad);
         if (!s) {
@@ -350,7 +361,9 @@ static int cmd_to_chat(int argc, char **argv) {
             break;
         }
         for (int i = 0; i < s->n; i++) {
-            cJSON *conv = problems_to_chat(&s->items[i], t.text[s->items[i].kind], system);
+            const Problem *p = &s->items[i];
+            int brief = problems_in_share(p->id, answer_only);
+            cJSON *conv = problems_to_chat(p, t.text[p->kind], system, brief);
             if (!conv) {
                 skipped++;
                 continue;
@@ -358,12 +371,14 @@ static int cmd_to_chat(int argc, char **argv) {
             json_write_line(out.fp, conv);
             cJSON_Delete(conv);
             made++;
+            answer_only_made += brief;
         }
         problems_free(s);
     }
     if (out.fp && out_close(&out, ok, &e) != 0) ok = 0, fprintf(stderr, "reasoner problems to-chat: %s\n", e.msg);
-    if (ok) log_info("wrote %ld conversations to %s (%ld problems without a worked solution skipped)", made,
-                     out_path ? out_path : "stdout", skipped);
+    if (ok)
+        log_info("wrote %ld conversations to %s (%ld answer only; %ld problems without a worked solution skipped)", made,
+                 out_path ? out_path : "stdout", answer_only_made, skipped);
     problems_templates_free(&t);
     args_list_free(&files);
     return ok ? 0 : 1;

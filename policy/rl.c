@@ -675,7 +675,9 @@ int rl_run(const RlConfig *c, RlResult *r, Err *e) {
                  grader_name(rl.grader));
     if (rc == 0 && !c->resume_dir && c->n_eval) {  // held-out accuracy before any update
         cJSON *row = cJSON_CreateObject();
+        double t = rs_now();
         rc = eval(&rl, L, row, e);
+        train_loop_spent_on_eval(L, rs_now() - t);
         cJSON_Delete(row);
     }
     if (rc == 0) rc = train_loop_run(L, e);

@@ -824,11 +824,16 @@ static void clean_solution(const char *sol, const char *answer, Buf *out) {
         buf_printf(out, "%sThe answer is \\boxed{%s}.", out->len ? "\n" : "", answer);
 }
 
-cJSON *problems_to_chat(const Problem *p, const char *tmpl, const char *system) {
+int problems_in_share(const char *id, double frac) {
+    return (double)(hash_str(id) >> 11) * 0x1p-53 < frac;
+}
+
+cJSON *problems_to_chat(const Problem *p, const char *tmpl, const char *system, int answer_only) {
     const char *sol = json_opt_str(p->json, "solution", NULL);
     if (!sol) return NULL;
     Buf a = {0};
-    clean_solution(sol, p->answer, &a);
+    if (answer_only && p->answer) buf_printf(&a, "The answer is \\boxed{%s}.", p->answer);
+    else clean_solution(sol, p->answer, &a);
     char *user = problems_render_prompt(tmpl, p);
     cJSON *conv = cJSON_CreateObject(), *msgs = cJSON_AddArrayToObject(conv, "messages");
     const char *roles[3] = {"system", "user", "assistant"}, *texts[3] = {system, user, a.data ? a.data : ""};

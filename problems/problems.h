@@ -147,4 +147,9 @@ char *problems_render_prompt(const char *tmpl, const Problem *p);
 // <<48/2=24>> are dropped and its "#### 72" becomes "The answer is \boxed{72}.";
 // a solution with no \boxed{} gets that sentence with the reference answer.
 // NULL when the problem has no worked solution. system may be NULL.
-cJSON *problems_to_chat(const Problem *p, const char *tmpl, const char *system);
+// answer_only: the assistant turn is only that last sentence, no working.
+cJSON *problems_to_chat(const Problem *p, const char *tmpl, const char *system, int answer_only);
+
+// Whether problem `id` falls in the share `frac` of a set, by a hash of the id:
+// the same problems for every run and every order of the file.
+int problems_in_share(const char *id, double frac);

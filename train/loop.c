@@ -53,6 +53,11 @@ Model *train_loop_model(TrainLoop *L) { return L->m; }
 Rng *train_loop_rng(TrainLoop *L) { return &L->rng; }
 int64_t train_loop_step(const TrainLoop *L) { return L->step; }
 
+void train_loop_spent_on_eval(TrainLoop *L, double seconds) {
+    if (L->c.time_budget > 0) L->c.time_budget = RS_MAX(L->c.time_budget - seconds, 1.0);
+    L->eval_time = seconds;
+}
+
 // ---------------------------------------------------------------------------
 // Setup and resume
 

@@ -105,6 +105,11 @@ Model *train_loop_model(TrainLoop *L);
 Rng *train_loop_rng(TrainLoop *L);          // the resumable RNG for the stage's draws
 int64_t train_loop_step(const TrainLoop *L);  // steps completed before this one
 
+// Count an evaluation the stage ran before train_loop_run (RL's held-out
+// accuracy before any update) against the time budget; the last step's eval
+// is expected to cost as much.
+void train_loop_spent_on_eval(TrainLoop *L, double seconds);
+
 // What the run achieved (after train_loop_run).
 typedef struct TrainLoopResult {
     int64_t steps, updates;

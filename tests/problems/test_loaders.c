@@ -428,6 +428,41 @@ TEST(templates_render_and_load) {
     CHECK_CONTAINS(e.msg, "math.txt");
 }
 
+TEST(to_chat_cleans_solutions_and_answers_only_on_request) {
+    ProblemSet *s = load_ok("gsmchat.jsonl",
+                            "{\"question\": \"How many?\", \"answer\": \"3 * 4 = <<3*4=12>>12 apples\\n#### 12\"}\n");
+    ProblemSet *bare = load_ok("bare.jsonl", "{\"id\": \"x\", \"kind\": \"math\", \"prompt\": \"2+2?\", \"answer\": \"4\"}\n");
+    REQUIRE(s && s->n == 1 && bare && bare->n == 1);
+    cJSON *c = problems_to_chat(&s->items[0], "Q: {problem}", "Be brief.", 0);
+    REQUIRE(c);
+    cJSON *m = cJSON_GetObjectItem(c, "messages");
+    REQUIRE(cJSON_GetArraySize(m) == 3);
+    CHECK_STR_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 0), "role")->valuestring, "system");
+    CHECK_STR_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 1), "content")->valuestring, "Q: How many?");
+    CHECK_STR_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 2), "content")->valuestring,
+                 "3 * 4 = 12 apples\nThe answer is \\boxed{12}.");
+    cJSON_Delete(c);
+    c = problems_to_chat(&s->items[0], "Q: {problem}", NULL, 1);
+    m = cJSON_GetObjectItem(c, "messages");
+    REQUIRE(cJSON_GetArraySize(m) == 2);
+    CHECK_STR_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 1), "content")->valuestring, "The answer is \\boxed{12}.");
+    cJSON_Delete(c);
+    CHECK(problems_to_chat(&bare->items[0], "{problem}", NULL, 0) == NULL);  // no worked solution
+    problems_free(s);
+    problems_free(bare);
+    // The share is a property of the id: stable, and close to the fraction asked for.
+    int in = 0, again = 0;
+    char id[32];
+    for (int i = 0; i < 4000; i++) {
+        snprintf(id, sizeof id, "arith/%d", i);
+        in += problems_in_share(id, 0.3);
+        again += problems_in_share(id, 0.3) && problems_in_share(id, 0.5);
+        CHECK(!problems_in_share(id, 0.0) && problems_in_share(id, 1.0));
+    }
+    CHECK(in > 1000 && in < 1400);
+    CHECK_EQ(again, in);  // a larger share keeps the smaller one's problems
+}
+
 TEST(kind_and_format_names) {
     CHECK_EQ(problems_kind_parse("code"), PROBLEM_CODE);
     CHECK_EQ(problems_kind_parse("poem"), -1);
