@@ -4,6 +4,7 @@
 #   make test SAN=1   the same tests under AddressSanitizer + UBSan
 #   make demo         install missing deps, build, run the end-to-end demo
 #   make demo-smoke   the demo's stages at tiny sizes, in about two minutes
+#   make demo-seeds   the demo for seeds 1 2 3 and the mean accuracy per stage
 #   make bench        build and run the benchmarks (they print figures)
 #   make fuzz         build the libFuzzer targets (clang) and run each briefly
 # Each folder builds into its own archive; a folder links only the layers
@@ -74,7 +75,7 @@ TEST_SRCS := $(wildcard tests/*/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps test test-run demo demo-smoke bench fuzz clean
+.PHONY: all deps test test-run demo demo-smoke demo-seeds bench fuzz clean
 .SECONDARY:
 all: $(BUILD)/reasoner
 
@@ -147,6 +148,12 @@ demo-smoke: deps
 	@$(MAKE) --no-print-directory $(BUILD)/reasoner
 	@BUILD=$(BUILD) DEMO_OUT=$${DEMO_OUT:-out/demo-smoke} DEMO_MODEL_CONFIG=tiny DEMO_PRETRAIN_SECS=20 \
 	  DEMO_EVAL_N=20 DEMO_SFT_SECS=15 DEMO_RL_SECS=20 bash scripts/demo.sh
+
+# The whole demo once per seed (DEMO_SEEDS, default "1 2 3"), and the mean:
+# the figures the README quotes (about 40 minutes on 2 cores).
+demo-seeds: deps
+	@$(MAKE) --no-print-directory $(BUILD)/reasoner
+	@BUILD=$(BUILD) bash scripts/demo-seeds.sh
 
 bench: $(BUILD)/reasoner $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done

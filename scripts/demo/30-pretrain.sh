@@ -31,9 +31,9 @@ echo "--- tokenize ${#docs[@]} document file(s) + arithmetic -> $shards"
 
 echo "--- pretrain the small preset for $secs s"
 rm -rf "$out/final" "$out/metrics.jsonl"
-"$REASONER" pretrain --data "$shards" --model-config "${DEMO_MODEL_CONFIG:-tiny}" --out "$out" --time-budget "$secs" --steps 5000 \
-  --batch-size 4 --seq-len 256 --lr 2e-3 --min-lr 2e-4 --warmup 20 --eval-every 50 --eval-batches 8 \
-  --sample-every 100 --seed 1337 | tee "$out/pretrain.txt"
+"$REASONER" pretrain --data "$shards" --model-config "${DEMO_MODEL_CONFIG:-tiny}" --out "$out" --time-budget "$secs" --steps "${DEMO_PRETRAIN_STEPS:-5000}" \
+  --batch-size "${DEMO_PRETRAIN_BATCH:-16}" --seq-len 256 --lr 3e-3 --min-lr 3e-4 --warmup 20 --eval-every 50 --eval-batches 8 \
+  --sample-every 100 --seed $((1336 + ${DEMO_SEED:-1})) | tee "$out/pretrain.txt"
 
 echo "--- sample from $out/final"
 "$REASONER" sample --model "$out/final" --prompt "In Python, " --max-tokens 60 --temperature 0.8 --seed 1 \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Demo stage: evaluate the pretrained base model few-shot on the held-out
-# task every later stage is measured on: two-step additions and subtractions
-# of two-digit numbers ("What is 23 + 45 - 12?"), the generator's test split,
-# never seen in training. Graded through a local verifier farm; avg@k,
+# task every later stage is measured on: DEMO_TASK_STEPS-step (default two)
+# additions and subtractions of one-digit numbers ("What is 8 - 4 + 9?"),
+# DEMO_EVAL_N problems of the generator's test split, never seen in training. Graded through a local verifier farm; avg@k,
 # pass@k and maj@k. The same set and sampling settings serve the SFT and RL
 # evaluations (60-rl.sh), so the three figures compare.
 set -euo pipefail
@@ -10,9 +10,9 @@ set -euo pipefail
 model=${DEMO_MODEL:-$DEMO_OUT/pretrain/final}
 out=$DEMO_OUT/eval
 mkdir -p "$out"
-"$REASONER" problems gen arith --n "${DEMO_EVAL_N:-100}" --seed 101 --split test --digits 1 --steps 3 --ops +- \
+"$REASONER" problems gen arith --n "${DEMO_EVAL_N:-200}" --seed 101 --split test --digits 1 --steps "${DEMO_TASK_STEPS:-2}" --ops +- \
   -o "$DEMO_OUT/heldout.jsonl"
-"$REASONER" problems gen arith --n 8 --seed 102 --split train --digits 1 --steps 3 --ops +- -o "$out/shots.jsonl"
+"$REASONER" problems gen arith --n 8 --seed 102 --split train --digits 1 --steps "${DEMO_TASK_STEPS:-2}" --ops +- -o "$out/shots.jsonl"
 "$REASONER" eval --model "$model" --problems "$DEMO_OUT/heldout.jsonl" --no-chat \
   --few-shot 3 --few-shot-from "$out/shots.jsonl" -k 4 --temperature "${DEMO_EVAL_TEMPERATURE:-1.0}" --max-tokens 64 \
   --farm local:2 --out "$out" | tee "$out/table.txt"

@@ -4,7 +4,8 @@
 # the task), grades each as it finishes, and updates the policy with the
 # clipped objective. The held-out set of 40-eval.sh is evaluated (chat
 # prompts, the same k and temperature) before the first update — the SFT
-# model's accuracy — and after the last.
+# model's accuracy — and after the last; the summary also says how many
+# held-out answers work the problem out before and after, and their length.
 set -euo pipefail
 : "${REASONER:?}" "${DEMO_OUT:?}"
 sft=${DEMO_SFT_MODEL:-$DEMO_OUT/sft/final}
@@ -12,12 +13,13 @@ out=$DEMO_OUT/rl
 secs=${DEMO_RL_SECS:-300}
 seed=${DEMO_SEED:-1}
 mkdir -p "$out"
-"$REASONER" problems gen arith --n 20000 --seed 31 --split train --digits 1 --steps 3 --ops +- -o "$out/problems.jsonl"
+"$REASONER" problems gen arith --n "${DEMO_TRAIN_N:-4000}" --seed 31 --split train --digits 1 --steps "${DEMO_TASK_STEPS:-2}" --ops +- \
+  -o "$out/problems.jsonl"
 rm -rf "$out/final" "$out/metrics.jsonl" "$out/eval"
 "$REASONER" rl --model "$sft" --problems "$out/problems.jsonl" --eval-problems "$DEMO_OUT/heldout.jsonl" \
-  --out "$out" --farm local:2 --steps 500 --time-budget "$secs" \
-  --group-size "${DEMO_RL_G:-8}" --prompts-per-step "${DEMO_RL_P:-16}" --max-tokens 64 \
-  --lr "${DEMO_RL_LR:-2e-5}" --temperature 1.0 --eval-k 4 --eval-temperature "${DEMO_EVAL_TEMPERATURE:-1.0}" \
+  --out "$out" --farm local:2 --steps "${DEMO_RL_STEPS:-500}" --time-budget "$secs" \
+  --group-size "${DEMO_RL_G:-8}" --prompts-per-step "${DEMO_RL_P:-16}" --max-tokens "${DEMO_RL_MAX_TOKENS:-48}" \
+  --lr "${DEMO_RL_LR:-1e-4}" --warmup 5 --temperature 1.0 --eval-k 4 --eval-temperature "${DEMO_EVAL_TEMPERATURE:-1.0}" \
   --seed "$seed" | tee "$out/rl.txt"
 python3 - "$out" >> "$DEMO_OUT/summary.tsv" <<'PY'
 import glob, json, sys
@@ -26,6 +28,20 @@ res = dict(l.split(": ", 1) for l in open(out + "/rl.txt").read().splitlines() i
 print(f"rl\tsteps (updates, samples)\t{res['steps']}")
 print(f"rl\ttrain reward (first -> last 5)\t{res['reward'].split(' (')[0]}")
 print(f"rl\ttime split\t{res['time']}")
+# What RL changed in the held-out answers: how many work the problem out
+# (the SFT data answers a share of its problems at once), and their length.
+def style(d):
+    rows = [json.loads(l) for l in open(d + "/samples.jsonl")]
+    worked = [r for r in rows if not r["response"].lstrip().startswith("The answer is")]
+    acc = lambda rs: sum(r["correct"] for r in rs) / max(1, len(rs))
+    return len(worked) / max(1, len(rows)), acc(worked), acc([r for r in rows if r not in worked]), \
+        sum(r["tokens"] for r in rows) / max(1, len(rows))
+evals = sorted(glob.glob(out + "/eval/step_*/"))
+if evals:
+    (w0, aw0, ad0, n0), (w1, aw1, ad1, n1) = style(evals[0]), style(evals[-1])
+    print(f"rl\theld-out answers worked out (SFT -> RL)\t{100 * w0:.0f}% -> {100 * w1:.0f}%")
+    print(f"rl\theld-out mean length, tokens (SFT -> RL)\t{n0:.1f} -> {n1:.1f}")
+    print(f"rl\taccuracy worked out / at once (SFT)\t{aw0:.3f} / {ad0:.3f}")
 PY
 python3 - "$out" >> "$DEMO_OUT/accuracy.tsv" <<'PY'
 import glob, json, sys
