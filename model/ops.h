@@ -30,6 +30,11 @@ typedef struct OpCtx OpCtx;
 
 typedef struct ModelOps {
     const char *name;  // "cpu", "cuda"
+    // model_decode may split a batch's sequences across host threads, each
+    // running every op on its share with an OpCtx of its own (one parallel
+    // region per call instead of one per op: ARCHITECTURE.md, "Decoding on
+    // the CPU"). 0 for a device backend, whose ops queue on one stream.
+    int split_decode;
 
     // --- context and memory ---------------------------------------------
     OpCtx *(*ctx_new)(void);
