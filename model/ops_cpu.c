@@ -396,38 +396,51 @@ static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int ns
 // into contiguous scratch and use attn_block's matrix products.
 #define DECODE_DIRECT_ROWS 4
 
-// Row r of q (at q + r * ldq) against the keys/values of positions 0..pos0+r,
-// pool rows prow[j]; o (ldo) gets the output. s: scratch of pos0 + nr floats.
-// Built for AVX-512, AVX2 and baseline, picked at load time (the build has
-// no -march): this loop is memory- and latency-bound at decode.
-// (Clones by feature, not "arch=": the resolver would check the CPU model.)
+// Row r of q (at q + r * ldq), every head, against the keys/values of
+// positions 0..pos0+r, pool rows prow[j]; o (ldo) gets the output. Heads are
+// done together so that each position's row (all NKV heads, kvw floats side
+// by side) is read once, front to back: the loop streams the cache, which
+// is far larger than the caches at batch 32-64. s: scratch of NH * (pos0 +
+// nr) + NH floats. Built for AVX-512, AVX2 and baseline, picked at load
+// time (the build has no -march). (Clones by feature, not "arch=": the
+// resolver would check the CPU model.)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void attn_rows_direct(const float *q, int ldq, const float *kc, const float *vc, int kvw,
-                             const int32_t *prow, float *o, int ldo, int nr, int pos0, int hd, float *s) {
-    float scale = 1.0f / sqrtf((float)hd);
+                             const int32_t *prow, float *o, int ldo, int nr, int pos0, int NH, int G, int hd,
+                             float *s) {
+    float scale = 1.0f / sqrtf((float)hd), *inv = s + (size_t)NH * (pos0 + nr);
     for (int r = 0; r < nr; r++) {
         const float *qr = q + (size_t)r * ldq;
         int n = pos0 + r + 1;
-        float mx = -INFINITY;
-        for (int j = 0; j < n; j++) {
+        for (int j = 0; j < n; j++) {  // scores, (NH, n)
             const float *k = kc + (size_t)prow[j] * kvw;
-            if (j + 8 < n) __builtin_prefetch(kc + (size_t)prow[j + 8] * kvw);  // rows jump between blocks
-            float d = 0;
+            if (j + 4 < n) __builtin_prefetch(kc + (size_t)prow[j + 4] * kvw);  // rows jump between blocks
+            for (int h = 0; h < NH; h++) {
+                const float *qh = qr + (size_t)h * hd, *kh = k + (size_t)(h / G) * hd;
+                float d = 0;
 #pragma omp simd reduction(+ : d)
-            for (int c = 0; c < hd; c++) d += qr[c] * k[c];
-            s[j] = d * scale;
-            mx = s[j] > mx ? s[j] : mx;
+                for (int c = 0; c < hd; c++) d += qh[c] * kh[c];
+                s[(size_t)h * n + j] = d * scale;
+            }
         }
-        double sum = 0;
-        for (int j = 0; j < n; j++) sum += (s[j] = expf(s[j] - mx));
-        float inv = (float)(1.0 / sum), *orow = o + (size_t)r * ldo;
-        for (int c = 0; c < hd; c++) orow[c] = 0;
+        for (int h = 0; h < NH; h++) {  // softmax per head
+            float *sh = s + (size_t)h * n, mx = -INFINITY;
+            for (int j = 0; j < n; j++) mx = sh[j] > mx ? sh[j] : mx;
+            double sum = 0;
+            for (int j = 0; j < n; j++) sum += (sh[j] = expf(sh[j] - mx));
+            inv[h] = (float)(1.0 / sum);
+        }
+        float *orow = o + (size_t)r * ldo;
+        for (int h = 0; h < NH; h++) memset(orow + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
         for (int j = 0; j < n; j++) {
             const float *v = vc + (size_t)prow[j] * kvw;
-            if (j + 8 < n) __builtin_prefetch(vc + (size_t)prow[j + 8] * kvw);
-            float p = s[j] * inv;
+            if (j + 4 < n) __builtin_prefetch(vc + (size_t)prow[j + 4] * kvw);
+            for (int h = 0; h < NH; h++) {
+                const float *vh = v + (size_t)(h / G) * hd;
+                float p = s[(size_t)h * n + j] * inv[h], *oh = orow + (size_t)h * hd;
 #pragma omp simd
-            for (int c = 0; c < hd; c++) orow[c] += p * v[c];
+                for (int c = 0; c < hd; c++) oh[c] += p * vh[c];
+            }
         }
     }
 }
@@ -438,20 +451,23 @@ static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const 
                                  const int32_t *seg_len, int nseg, int NH, int NKV, int hd,
                                  int max_len) {
     int W = (NH + 2 * NKV) * hd, G = NH / NKV, kvw = NKV * hd, nt = omp_get_max_threads();
-    size_t per_thread = (size_t)ATT_BR * max_len + (size_t)2 * max_len * hd;
+    size_t per_thread = (size_t)RS_MAX(ATT_BR, NH + 1) * max_len + (size_t)2 * max_len * hd;
     float *scr = scratch(cx, (size_t)nt * per_thread);
+    // Tasks are (segment, head); a short segment's first task does all its heads.
 #pragma omp parallel for schedule(dynamic, 1) if (decode_work(seg_pos, seg_len, nseg) * NH * hd > PAR_MIN_FLOPS)
     for (int sh = 0; sh < nseg * NH; sh++) {
         int sg = sh / NH, h = sh % NH, nk = seg_pos[sg] + seg_len[sg];
         const int32_t *prow = table + (size_t)seg_slot[sg] * max_len;
-        const float *kc = kcache + (size_t)(h / G) * hd, *vc = vcache + (size_t)(h / G) * hd;
         float *s = scr + (size_t)omp_get_thread_num() * per_thread;
-        const float *q = qkv + (size_t)seg_row[sg] * W + h * hd;
-        float *o = out + (size_t)seg_row[sg] * NH * hd + h * hd;
         if (seg_len[sg] <= DECODE_DIRECT_ROWS) {
-            attn_rows_direct(q, W, kc, vc, kvw, prow, o, NH * hd, seg_len[sg], seg_pos[sg], hd, s);
+            if (h == 0)
+                attn_rows_direct(qkv + (size_t)seg_row[sg] * W, W, kcache, vcache, kvw, prow,
+                                 out + (size_t)seg_row[sg] * NH * hd, NH * hd, seg_len[sg], seg_pos[sg], NH, G, hd, s);
             continue;
         }
+        const float *kc = kcache + (size_t)(h / G) * hd, *vc = vcache + (size_t)(h / G) * hd;
+        const float *q = qkv + (size_t)seg_row[sg] * W + h * hd;
+        float *o = out + (size_t)seg_row[sg] * NH * hd + h * hd;
         float *K = s + (size_t)ATT_BR * max_len, *V = K + (size_t)max_len * hd;
         for (int j = 0; j < nk; j++) {
             memcpy(K + (size_t)j * hd, kc + (size_t)prow[j] * kvw, hd * sizeof(float));

@@ -26,10 +26,39 @@ typedef struct {
     int32_t i;
 } ProbIdx;
 
+// The sampler's one order: higher probability first, then lower id. It is
+// total, so the k best under it are the same set in the same order whether
+// found by a full sort or by a heap.
+static int ranks_before(ProbIdx x, ProbIdx y) { return x.p != y.p ? x.p > y.p : x.i < y.i; }
+
 static int by_prob_desc(const void *a, const void *b) {
     const ProbIdx *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
+    return ranks_before(*x, *y) ? -1 : ranks_before(*y, *x);
+}
+
+// Restore the heap (root: the entry ranked last) below position i.
+static void sift_down(ProbIdx *h, int n, int i) {
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && ranks_before(h[c], h[c + 1])) c++;  // the child ranked later
+        if (!ranks_before(h[i], h[c])) return;
+        ProbIdx t = h[i];
+        h[i] = h[c], h[c] = t;
+        i = c;
+    }
+}
+
+// Move the k best of pi (n) to its front, best first: a heap of the k best
+// seen so far, O(n log k) instead of sorting all n (the vocabulary).
+static void top_k_front(ProbIdx *pi, int n, int k) {
+    for (int i = k / 2 - 1; i >= 0; i--) sift_down(pi, k, i);
+    for (int i = k; i < n; i++)
+        if (ranks_before(pi[i], pi[0])) {
+            pi[0] = pi[i];
+            sift_down(pi, k, 0);
+        }
+    qsort(pi, (size_t)k, sizeof *pi, by_prob_desc);
 }
 
 int32_t rollout_sample_token(const float *logits, int V, float temperature, int top_k, float top_p,
@@ -49,8 +78,8 @@ int32_t rollout_sample_token(const float *logits, int V, float temperature, int 
     int n = V;
     for (int i = 0; i < V; i++) pi[i] = (ProbIdx){(float)exp(logits[i] / t - lse), i};
     if ((top_k > 0 && top_k < V) || top_p < 1.0f) {
-        qsort(pi, (size_t)V, sizeof *pi, by_prob_desc);
-        if (top_k > 0 && top_k < n) n = top_k;
+        if (top_k > 0 && top_k < V) top_k_front(pi, V, n = top_k);
+        else qsort(pi, (size_t)V, sizeof *pi, by_prob_desc);  // the nucleus needs the whole order
         if (top_p < 1.0f) {
             // The nucleus is taken over the top-k renormalised (HF's warper
             // chain, vLLM): its mass counts against top_p times what top-k kept.
