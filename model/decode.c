@@ -27,9 +27,10 @@
 
 struct KVCache {
     const Model *m;
-    int S, max_len, L, kvw;  // kvw = NKV * hd floats per position
+    int S, max_len, L, kvw;  // kvw = NKV * hd elements per position
+    int bf16;                // elements are bfloat16 (else float32): model/ops.h, kv_write
     int nblocks;             // pool blocks (nblocks * KV_BLOCK rows)
-    float **k, **v;          // (L) pools, each (nblocks * KV_BLOCK, kvw), backend memory
+    void **k, **v;           // (L) pools, each (nblocks * KV_BLOCK, kvw), backend memory
     int32_t *table;          // (S, max_len) pool row per position (host)
     int32_t *table_dev;      // the same on the backend
     int *len;                // (S) positions filled per slot
@@ -62,10 +63,11 @@ static int kv_check_shape(const Model *m, int n_slots, int max_len, Err *e) {
     return 0;
 }
 
-KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e) {
+static KVCache *kv_new(const Model *m, int n_slots, int max_len, int bf16, Err *e) {
     if (kv_check_shape(m, n_slots, max_len, e) != 0) return NULL;
     KVCache *kv = xcalloc(1, sizeof *kv);
     kv->m = m;
+    kv->bf16 = bf16 != 0;
     kv->L = m->cfg.num_hidden_layers;
     kv->kvw = m->cfg.num_key_value_heads * m->cfg.head_dim;
     kv->k = xcalloc((size_t)kv->L, sizeof *kv->k);
@@ -73,6 +75,8 @@ KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e) {
     kv_set_shape(kv, n_slots, max_len);
     return kv;
 }
+
+KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e) { return kv_new(m, n_slots, max_len, 0, e); }
 
 void model_kv_free(KVCache *kv) {
     if (!kv) return;
@@ -84,9 +88,10 @@ void model_kv_free(KVCache *kv) {
     free(kv);
 }
 
-KVCache *model_kv_cache(Model *m, int n_slots, int max_len, Err *e) {
+KVCache *model_kv_cache(Model *m, int n_slots, int max_len, int bf16, Err *e) {
     if (kv_check_shape(m, n_slots, max_len, e) != 0) return NULL;
-    if (!m->kv_keep) return m->kv_keep = model_kv_new(m, n_slots, max_len, e);
+    if (m->kv_keep && m->kv_keep->bf16 != (bf16 != 0)) model_kv_free(m->kv_keep), m->kv_keep = NULL;
+    if (!m->kv_keep) return m->kv_keep = kv_new(m, n_slots, max_len, bf16, e);
     kv_set_shape(m->kv_keep, n_slots, max_len);
     return m->kv_keep;
 }
@@ -146,10 +151,10 @@ static void kv_reserve(KVCache *kv, int n) {
     int64_t need = (int64_t)kv->nblocks - kv->nfree + n;
     int64_t nb = RS_MAX(need, RS_MAX((int64_t)2 * kv->nblocks, (int64_t)16));
     RS_CHECK(nb * KV_BLOCK <= INT32_MAX);
-    size_t row_b = (size_t)kv->kvw * sizeof(float);
+    size_t row_b = (size_t)kv->kvw * (kv->bf16 ? sizeof(uint16_t) : sizeof(float));
     size_t old_b = (size_t)kv->nblocks * KV_BLOCK * row_b, new_b = (size_t)nb * KV_BLOCK * row_b;
     for (int l = 0; l < kv->L; l++) {
-        float *k = m->ops->alloc(m->cx, new_b), *v = m->ops->alloc(m->cx, new_b);
+        void *k = m->ops->alloc(m->cx, new_b), *v = m->ops->alloc(m->cx, new_b);
         if (kv->nblocks) m->ops->copy(m->cx, k, kv->k[l], old_b), m->ops->copy(m->cx, v, kv->v[l], old_b);
         m->ops->free(m->cx, kv->k[l]), m->ops->free(m->cx, kv->v[l]);
         kv->k[l] = k, kv->v[l] = v;
@@ -276,9 +281,9 @@ static void decode_layer(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, i
     o->rmsnorm_forward(cx, ln, NULL, x, mp(m, L->ln1), N, C, c->rms_norm_eps);
     o->matmul_forward(cx, qkv, ln, mp(m, L->q_w), L->q_b >= 0 ? mp(m, L->q_b) : NULL, N, C, m->qkv_w);
     o->rope_forward(cx, qkv, b->pos + r0, m->rope_cos, m->rope_sin, N, NH, NKV, hd);
-    o->kv_write(cx, kv->k[l], kv->v[l], qkv, b->row + r0, N, NH, NKV, hd);
+    o->kv_write(cx, kv->k[l], kv->v[l], qkv, b->row + r0, N, NH, NKV, hd, kv->bf16);
     o->attention_decode(cx, b->att, b->qkv, kv->k[l], kv->v[l], kv->table_dev, seg, seg + n, seg + 2 * n,
-                        seg + 3 * n, ns, NH, NKV, hd, kv->max_len);
+                        seg + 3 * n, ns, NH, NKV, hd, kv->max_len, kv->bf16);
     o->matmul_forward(cx, tmp, att, mp(m, L->o_w), NULL, N, NH * hd, C);
     o->accumulate(cx, x, tmp, (size_t)N * C);
     o->rmsnorm_forward(cx, ln, NULL, x, mp(m, L->ln2), N, C, c->rms_norm_eps);

@@ -279,9 +279,13 @@ KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e);
 void model_kv_free(KVCache *kv);
 // The model's own cache, kept across calls (the rollout engine's): reshaped
 // to n_slots x max_len with every slot empty; its pool, and the memory
-// already touched, are kept. Owned by the model (freed by model_free); valid
-// until the next model_kv_cache call. NULL and e filled on bad sizes.
-KVCache *model_kv_cache(Model *m, int n_slots, int max_len, Err *e);
+// already touched, are kept (a call with the other element type starts a new
+// pool). bf16: keys and values stored as bfloat16, half the memory traffic
+// of a decode step, logits within about 1e-2 of float32 storage (model/ops.h,
+// kv_write); model_kv_new's caches are float32. Owned by the model (freed by
+// model_free); valid until the next model_kv_cache call. NULL and e filled on
+// bad sizes.
+KVCache *model_kv_cache(Model *m, int n_slots, int max_len, int bf16, Err *e);
 int model_kv_slots(const KVCache *kv);
 int model_kv_max_len(const KVCache *kv);
 int model_kv_len(const KVCache *kv, int slot);          // positions filled

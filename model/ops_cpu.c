@@ -374,15 +374,83 @@ static void cpu_attention_backward(OpCtx *cx, float *dqkv, const float *dout, co
     }
 }
 
-static void cpu_kv_write(OpCtx *cx, float *kcache, float *vcache, const float *qkv,
-                         const int32_t *rows, int N, int NH, int NKV, int hd) {
+// float32 -> bfloat16, rounded to nearest even (NaN stays NaN: its top half
+// keeps a mantissa bit set).
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+static void cpu_kv_write(OpCtx *cx, void *kcache, void *vcache, const float *qkv,
+                         const int32_t *rows, int N, int NH, int NKV, int hd, int bf16) {
     int W = (NH + 2 * NKV) * hd, kvw = NKV * hd;
 #pragma omp parallel for schedule(static) if ((size_t)N * kvw > PAR_MIN)
     for (int i = 0; i < N; i++) {
         size_t at = (size_t)rows[i] * kvw;
-        memcpy(kcache + at, qkv + (size_t)i * W + (size_t)NH * hd, kvw * sizeof(float));
-        memcpy(vcache + at, qkv + (size_t)i * W + (size_t)(NH + NKV) * hd, kvw * sizeof(float));
+        const float *k = qkv + (size_t)i * W + (size_t)NH * hd, *v = k + kvw;
+        if (!bf16) {
+            memcpy((float *)kcache + at, k, kvw * sizeof(float));
+            memcpy((float *)vcache + at, v, kvw * sizeof(float));
+            continue;
+        }
+        uint16_t *kb = (uint16_t *)kcache + at, *vb = (uint16_t *)vcache + at;
+        for (int c = 0; c < kvw; c++) kb[c] = f32_to_bf16(k[c]), vb[c] = f32_to_bf16(v[c]);
     }
+}
+
+static inline float bf16_to_f32(uint16_t b) {
+    union {
+        uint32_t u;
+        float f;
+    } x = {.u = (uint32_t)b << 16};
+    return x.f;
+}
+
+// Pool row `row` (n floats from element off) as float32: in place for a
+// float32 pool, widened into buf (n) for a bfloat16 one.
+static inline const float *pool_row(const void *pool, int32_t row, int kvw, int off, int n, int bf16,
+                                    float *buf) {
+    size_t at = (size_t)row * kvw + off;
+    if (!bf16) return (const float *)pool + at;
+    const uint16_t *b = (const uint16_t *)pool + at;
+    for (int c = 0; c < n; c++) buf[c] = bf16_to_f32(b[c]);
+    return buf;
+}
+
+// q (n) . pool[at .. at + n), and o (n) += p * pool[at .. at + n): the
+// direct path's two loops, widening bf16 in registers.
+static inline float dot_pool(const float *q, const void *pool, size_t at, int n, int bf16) {
+    float d = 0;
+    if (bf16) {
+        const uint16_t *k = (const uint16_t *)pool + at;
+#pragma omp simd reduction(+ : d)
+        for (int c = 0; c < n; c++) d += q[c] * bf16_to_f32(k[c]);
+    } else {
+        const float *k = (const float *)pool + at;
+#pragma omp simd reduction(+ : d)
+        for (int c = 0; c < n; c++) d += q[c] * k[c];
+    }
+    return d;
+}
+
+static inline void axpy_pool(float *o, float p, const void *pool, size_t at, int n, int bf16) {
+    if (bf16) {
+        const uint16_t *v = (const uint16_t *)pool + at;
+#pragma omp simd
+        for (int c = 0; c < n; c++) o[c] += p * bf16_to_f32(v[c]);
+    } else {
+        const float *v = (const float *)pool + at;
+#pragma omp simd
+        for (int c = 0; c < n; c++) o[c] += p * v[c];
+    }
+}
+
+static inline void prefetch_row(const void *pool, int32_t row, int kvw, int bf16) {
+    const char *p = (const char *)pool + (size_t)row * kvw * (bf16 ? 2 : 4);
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
 }
 
 static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int nseg) {
@@ -405,7 +473,7 @@ static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int ns
 // time (the build has no -march). (Clones by feature, not "arch=": the
 // resolver would check the CPU model.)
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static void attn_rows_direct(const float *q, int ldq, const float *kc, const float *vc, int kvw,
+static void attn_rows_direct(const float *q, int ldq, const void *kc, const void *vc, int kvw, int bf16,
                              const int32_t *prow, float *o, int ldo, int nr, int pos0, int NH, int G, int hd,
                              float *s) {
     float scale = 1.0f / sqrtf((float)hd), *inv = s + (size_t)NH * (pos0 + nr);
@@ -413,14 +481,10 @@ static void attn_rows_direct(const float *q, int ldq, const float *kc, const flo
         const float *qr = q + (size_t)r * ldq;
         int n = pos0 + r + 1;
         for (int j = 0; j < n; j++) {  // scores, (NH, n)
-            const float *k = kc + (size_t)prow[j] * kvw;
-            if (j + 4 < n) __builtin_prefetch(kc + (size_t)prow[j + 4] * kvw);  // rows jump between blocks
+            if (j + 4 < n) prefetch_row(kc, prow[j + 4], kvw, bf16);  // rows jump between blocks
             for (int h = 0; h < NH; h++) {
-                const float *qh = qr + (size_t)h * hd, *kh = k + (size_t)(h / G) * hd;
-                float d = 0;
-#pragma omp simd reduction(+ : d)
-                for (int c = 0; c < hd; c++) d += qh[c] * kh[c];
-                s[(size_t)h * n + j] = d * scale;
+                size_t at = (size_t)prow[j] * kvw + (size_t)(h / G) * hd;
+                s[(size_t)h * n + j] = dot_pool(qr + (size_t)h * hd, kc, at, hd, bf16) * scale;
             }
         }
         for (int h = 0; h < NH; h++) {  // softmax per head
@@ -433,25 +497,25 @@ static void attn_rows_direct(const float *q, int ldq, const float *kc, const flo
         float *orow = o + (size_t)r * ldo;
         for (int h = 0; h < NH; h++) memset(orow + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
         for (int j = 0; j < n; j++) {
-            const float *v = vc + (size_t)prow[j] * kvw;
-            if (j + 4 < n) __builtin_prefetch(vc + (size_t)prow[j + 4] * kvw);
+            if (j + 4 < n) prefetch_row(vc, prow[j + 4], kvw, bf16);
             for (int h = 0; h < NH; h++) {
-                const float *vh = v + (size_t)(h / G) * hd;
-                float p = s[(size_t)h * n + j] * inv[h], *oh = orow + (size_t)h * hd;
-#pragma omp simd
-                for (int c = 0; c < hd; c++) oh[c] += p * vh[c];
+                size_t at = (size_t)prow[j] * kvw + (size_t)(h / G) * hd;
+                axpy_pool(orow + (size_t)h * hd, s[(size_t)h * n + j] * inv[h], vc, at, hd, bf16);
             }
         }
     }
 }
 
-static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const float *kcache,
-                                 const float *vcache, const int32_t *table, const int32_t *seg_slot,
+static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const void *kcache,
+                                 const void *vcache, const int32_t *table, const int32_t *seg_slot,
                                  const int32_t *seg_pos, const int32_t *seg_row,
                                  const int32_t *seg_len, int nseg, int NH, int NKV, int hd,
-                                 int max_len) {
+                                 int max_len, int bf16) {
     int W = (NH + 2 * NKV) * hd, G = NH / NKV, kvw = NKV * hd, nt = omp_get_max_threads();
-    size_t per_thread = (size_t)RS_MAX(ATT_BR, NH + 1) * max_len + (size_t)2 * max_len * hd;
+    // Scores (a row block's, or the direct path's NH rows, NH sums and one
+    // widened row), then gathered K and V.
+    size_t sc = RS_MAX((size_t)ATT_BR * max_len, (size_t)NH * max_len + NH + kvw);
+    size_t per_thread = sc + (size_t)2 * max_len * hd;
     float *scr = scratch(cx, (size_t)nt * per_thread);
     // Tasks are (segment, head); a short segment's first task does all its heads.
 #pragma omp parallel for schedule(dynamic, 1) if (decode_work(seg_pos, seg_len, nseg) * NH * hd > PAR_MIN_FLOPS)
@@ -461,17 +525,18 @@ static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const 
         float *s = scr + (size_t)omp_get_thread_num() * per_thread;
         if (seg_len[sg] <= DECODE_DIRECT_ROWS) {
             if (h == 0)
-                attn_rows_direct(qkv + (size_t)seg_row[sg] * W, W, kcache, vcache, kvw, prow,
-                                 out + (size_t)seg_row[sg] * NH * hd, NH * hd, seg_len[sg], seg_pos[sg], NH, G, hd, s);
+                attn_rows_direct(qkv + (size_t)seg_row[sg] * W, W, kcache, vcache, kvw, bf16, prow,
+                                 out + (size_t)seg_row[sg] * NH * hd, NH * hd, seg_len[sg], seg_pos[sg], NH, G,
+                                 hd, s);
             continue;
         }
-        const float *kc = kcache + (size_t)(h / G) * hd, *vc = vcache + (size_t)(h / G) * hd;
         const float *q = qkv + (size_t)seg_row[sg] * W + h * hd;
         float *o = out + (size_t)seg_row[sg] * NH * hd + h * hd;
-        float *K = s + (size_t)ATT_BR * max_len, *V = K + (size_t)max_len * hd;
-        for (int j = 0; j < nk; j++) {
-            memcpy(K + (size_t)j * hd, kc + (size_t)prow[j] * kvw, hd * sizeof(float));
-            memcpy(V + (size_t)j * hd, vc + (size_t)prow[j] * kvw, hd * sizeof(float));
+        float *K = s + sc, *V = K + (size_t)max_len * hd;
+        for (int j = 0; j < nk; j++) {  // this head's keys and values, contiguous float32
+            const float *k = pool_row(kcache, prow[j], kvw, (h / G) * hd, hd, bf16, K + (size_t)j * hd);
+            const float *v = pool_row(vcache, prow[j], kvw, (h / G) * hd, hd, bf16, V + (size_t)j * hd);
+            if (!bf16) memcpy(K + (size_t)j * hd, k, hd * sizeof(float)), memcpy(V + (size_t)j * hd, v, hd * sizeof(float));
         }
         for (int i0 = 0; i0 < seg_len[sg]; i0 += ATT_BR) {
             int nr = RS_MIN(ATT_BR, seg_len[sg] - i0);

@@ -382,7 +382,7 @@ int rollout_generate(Model *m, const Bpe *tok, const RolloutOpts *o, const Rollo
     out->n = total;
     double t0 = rs_now();
     int rc = 0;
-    g.kv = model_kv_cache(m, g.B + g.P, g.max_len, e);  // the model's, kept across calls
+    g.kv = model_kv_cache(m, g.B + g.P, g.max_len, o->kv_bf16, e);  // the model's, kept across calls
     if (!g.kv) rc = -1;
     if (rc == 0) {
         g.seqs = xcalloc((size_t)g.B, sizeof(Seq));
