@@ -135,7 +135,7 @@ int cmd_eval(int argc, char **argv) {
         {"top-k", 0, ARG_INT, &a.top_k, "N", "sample among the N most likely tokens (0 = off)"},
         {"max-tokens", 0, ARG_INT, &a.max_tokens, "N", "new tokens per sample"},
         {"batch", 0, ARG_INT, &a.batch, "N", "sequences decoded together"},
-        {"kv-bf16", 0, ARG_FLAG, &a.kv_bf16, NULL, "cache keys and values as bfloat16: faster decoding, log-probs within ~1e-2"},
+        {"kv-bf16", 0, ARG_FLAG, &a.kv_bf16, NULL, "cache keys and values as bfloat16: faster decoding, log-probs off by up to ~0.05"},
         {"seed", 0, ARG_I64, &a.seed, "S", "sampling seed"},
         {"farm", 0, ARG_STR, &a.farm, "ENDPOINT", "verifier farm: local:N, tcp://HOST:PORT, ipc://PATH, or none"},
         {"timeout", 0, ARG_FLOAT, &a.timeout, "SECS", "deadline for grading all samples"},

@@ -281,8 +281,8 @@ void model_kv_free(KVCache *kv);
 // to n_slots x max_len with every slot empty; its pool, and the memory
 // already touched, are kept (a call with the other element type starts a new
 // pool). bf16: keys and values stored as bfloat16, half the memory traffic
-// of a decode step, logits within about 1e-2 of float32 storage (model/ops.h,
-// kv_write); model_kv_new's caches are float32. Owned by the model (freed by
+// of a decode step, logits off by bf16 rounding (model/ops.h, kv_write);
+// model_kv_new's caches are float32. Owned by the model (freed by
 // model_free); valid until the next model_kv_cache call. NULL and e filled on
 // bad sizes.
 KVCache *model_kv_cache(Model *m, int n_slots, int max_len, int bf16, Err *e);
