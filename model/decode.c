@@ -297,8 +297,13 @@ static void decode_layer(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, i
 // rows wanted (every row, or each sequence's last), gathered into the
 // share's own rows of tmp and normed there, chunk by chunk through its rows
 // of the logits scratch into the caller's array.
+typedef struct {
+    ModelLogitsFn fn;  // NULL: none
+    void *ud;
+} Each;
+
 static void decode_share(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, int n, const int *ntok,
-                         float *logits, int all_logits, const Share *sh) {
+                         float *logits, int all_logits, Each each, const Share *sh) {
     const ModelOps *o = m->ops;
     int C = m->cfg.hidden_size, V = m->cfg.vocab_size, N = sh->r1 - sh->r0;
     size_t r0 = (size_t)sh->r0;
@@ -318,6 +323,8 @@ static void decode_share(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, i
         int r = RS_MIN(sh->lrows, rows - i0);
         o->matmul_forward(cx, lg, ln + (size_t)i0 * C, mp(m, m->lm_head), NULL, r, C, V);
         o->download(cx, logits + (out0 + i0) * V, lg, (size_t)r * V * sizeof(float));
+        for (int i = 0; each.fn && i < r; i++)
+            each.fn((int)out0 + i0 + i, logits + (out0 + i0 + i) * V, each.ud);
     }
 }
 
@@ -360,8 +367,8 @@ static void share_contexts(Model *m, int k) {
     m->n_cx_share = k;
 }
 
-int model_decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok,
-                 const int32_t *tokens, float *logits, int all_logits, Err *e) {
+static int decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok, const int32_t *tokens,
+                  float *logits, int all_logits, Each each, Err *e) {
     RS_CHECK(kv->m == m);
     int N = 0;
     if (check_decode(m, kv, n, slots, ntok, tokens, &N, e) != 0) return -1;
@@ -372,16 +379,29 @@ int model_decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok
     upload_index(m, kv, &b, n, slots, ntok, tokens, N);
     if (k == 1) {
         sh[0] = (Share){0, n, 0, N, 0, chunk};
-        decode_share(m, m->cx, kv, &b, n, ntok, logits, all_logits, &sh[0]);
+        decode_share(m, m->cx, kv, &b, n, ntok, logits, all_logits, (Each){NULL, NULL}, &sh[0]);
+        if (each.fn)  // one region for the rows, not one per op: there was no share to do it in
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+            for (int i = 0; i < n; i++) each.fn(i, logits + (size_t)i * m->cfg.vocab_size, each.ud);
     } else {
         // One parallel region for the whole call: ops inside run on their
         // thread alone (nested regions are inactive), on its own context.
         share_contexts(m, k);
 #pragma omp parallel num_threads(k)
         for (int i = omp_get_thread_num(); i < k; i += omp_get_num_threads())  // fewer threads: each takes more
-            decode_share(m, m->cx_share[i], kv, &b, n, ntok, logits, all_logits, &sh[i]);
+            decode_share(m, m->cx_share[i], kv, &b, n, ntok, logits, all_logits, each, &sh[i]);
     }
     free(sh);
     for (int i = 0; i < n; i++) kv->len[slots[i]] += ntok[i];  // rows were taken in upload_index
     return 0;
+}
+
+int model_decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok, const int32_t *tokens,
+                 float *logits, int all_logits, Err *e) {
+    return decode(m, kv, n, slots, ntok, tokens, logits, all_logits, (Each){NULL, NULL}, e);
+}
+
+int model_decode_each(Model *m, KVCache *kv, int n, const int *slots, const int *ntok, const int32_t *tokens,
+                      float *logits, ModelLogitsFn each, void *ud, Err *e) {
+    return decode(m, kv, n, slots, ntok, tokens, logits, 0, (Each){each, ud}, e);
 }

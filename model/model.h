@@ -310,3 +310,11 @@ void model_kv_copy(KVCache *kv, int dst, int src);
 // range or a slot would exceed max_len (nothing is appended then).
 int model_decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok,
                  const int32_t *tokens, float *logits, int all_logits, Err *e);
+// model_decode (last logits only) that also hands sequence i's logits row
+// (V) to each(i, row, ud) as soon as it is computed, on whichever of the
+// call's threads computed it: a sampler runs there, in the decode's own
+// parallel region, while the row is still in cache. Calls for different i
+// may run at once; each i is handed over exactly once, before the return.
+typedef void (*ModelLogitsFn)(int i, const float *row, void *ud);
+int model_decode_each(Model *m, KVCache *kv, int n, const int *slots, const int *ntok,
+                      const int32_t *tokens, float *logits, ModelLogitsFn each, void *ud, Err *e);
