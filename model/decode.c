@@ -293,14 +293,16 @@ static void decode_layer(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, i
     o->accumulate(cx, x, tmp, (size_t)N * C);
 }
 
-// The whole model over one share: embedding, layers, then the logits of the
-// rows wanted (every row, or each sequence's last), gathered into the
-// share's own rows of tmp and normed there, chunk by chunk through its rows
-// of the logits scratch into the caller's array.
+// model_decode_each's callback, handed each logits row as it is written.
 typedef struct {
     ModelLogitsFn fn;  // NULL: none
     void *ud;
 } Each;
+
+// The whole model over one share: embedding, layers, then the logits of the
+// rows wanted (every row, or each sequence's last), gathered into the
+// share's own rows of tmp and normed there, chunk by chunk through its rows
+// of the logits scratch into the caller's array.
 
 static void decode_share(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, int n, const int *ntok,
                          float *logits, int all_logits, Each each, const Share *sh) {
