@@ -342,7 +342,8 @@ static int plan_shares(const Model *m, const KVCache *kv, int n, const int *slot
     if (!m->ops->split_decode || nt < 2 || n < 2 || N < 2 * DECODE_SHARE_ROWS) return 1;
     nt = RS_MIN(nt, RS_MIN(n, RS_MIN(N / DECODE_SHARE_ROWS, chunk)));
     const ModelConfig *c = &m->cfg;
-    double per_tok = 2.0 * (double)m->nparams, per_ctx = 4.0 * c->num_hidden_layers * c->num_attention_heads * c->head_dim;
+    double per_tok = 2.0 * (double)m->nparams;
+    double per_ctx = 4.0 * c->num_hidden_layers * c->num_attention_heads * c->head_dim;
     double total = 0, *cost = xmalloc(sizeof(double) * (size_t)n);
     for (int i = 0; i < n; i++) total += cost[i] = ntok[i] * (per_tok + per_ctx * (kv->len[slots[i]] + ntok[i]));
     int k = 0, s = 0, r = 0;

@@ -459,7 +459,8 @@ __attribute__((always_inline)) static inline float dot_pool(const float *q, cons
     return d;
 }
 
-__attribute__((always_inline)) static inline void axpy_pool(float *o, float p, const void *pool, size_t at, int n, int bf16) {
+__attribute__((always_inline)) static inline void axpy_pool(float *o, float p, const void *pool, size_t at, int n,
+                                                            int bf16) {
     if (bf16) {
         const uint16_t *v = (const uint16_t *)pool + at;
 #pragma omp simd
@@ -562,7 +563,8 @@ static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const 
         for (int j = 0; j < nk; j++) {  // this head's keys and values, contiguous float32
             const float *k = pool_row(kcache, prow[j], kvw, (h / G) * hd, hd, bf16, K + (size_t)j * hd);
             const float *v = pool_row(vcache, prow[j], kvw, (h / G) * hd, hd, bf16, V + (size_t)j * hd);
-            if (!bf16) memcpy(K + (size_t)j * hd, k, hd * sizeof(float)), memcpy(V + (size_t)j * hd, v, hd * sizeof(float));
+            if (!bf16)
+                memcpy(K + (size_t)j * hd, k, hd * sizeof(float)), memcpy(V + (size_t)j * hd, v, hd * sizeof(float));
         }
         for (int i0 = 0; i0 < seg_len[sg]; i0 += ATT_BR) {
             int nr = RS_MIN(ATT_BR, seg_len[sg] - i0);
