@@ -1,10 +1,11 @@
 // bench/rollout.c: sampling throughput of the rollout engine on the `small`
-// preset (random weights), at batch 1, 8, 32 and 64, and the cost of
+// preset (random weights), at batch 1, 8, 32 and 64 with a float32 KV cache
+// and at 32 and 64 with a bf16 one (RolloutOpts.kv_bf16), and the cost of
 // prefix sharing: G = 16 samples of a 512-token prompt against the prefill
 // of one, and against 16 unshared copies — all measured in the same run.
 // Each figure is the best of 3 runs (the machine may be shared). The
 // compute limit is 2 * params * tokens/s over the measured sgemm peak.
-//   make build/bench/rollout && build/bench/rollout [--batch B]   (B: only that batch, for profiling)
+//   make build/bench/rollout && build/bench/rollout [--batch B [--bf16]]   (B: only that batch, for profiling)
 #include <stdio.h>
 #include <string.h>
 
@@ -38,8 +39,10 @@ static Bpe *train_tokenizer(int vocab) {
 }
 
 // Seconds to generate n_new tokens for each of n_prompts prompts of len tokens
-// (G samples each) at the given batch; *tokens gets the tokens generated.
-static double run(Model *m, const Bpe *tok, int batch, int n_prompts, int len, int G, int n_new, long *tokens) {
+// (G samples each) at the given batch, with a float32 or bf16 KV cache;
+// *tokens gets the tokens generated.
+static double run(Model *m, const Bpe *tok, int batch, int n_prompts, int len, int G, int n_new, int bf16,
+                  long *tokens) {
     int V = model_config(m)->vocab_size;
     int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)len);
     for (int i = 0; i < len; i++) ids[i] = 256 + i % (V - 256 - 8);
@@ -48,6 +51,7 @@ static double run(Model *m, const Bpe *tok, int batch, int n_prompts, int len, i
     RolloutOpts o = rollout_defaults();
     o.batch = batch;
     o.max_new_tokens = n_new;
+    o.kv_bf16 = bf16;
     RolloutResult r;
     Err e = {0};
     if (rollout_generate(m, tok, &o, p, n_prompts, NULL, &r, &e) != 0) RS_ABORT("%s", e.msg);
@@ -61,19 +65,20 @@ static double run(Model *m, const Bpe *tok, int batch, int n_prompts, int len, i
 
 // Best of `reps` runs: seconds, and the tokens of one run.
 static double best_run(Model *m, const Bpe *tok, int reps, int batch, int n_prompts, int len, int G, int n_new,
-                       long *tokens) {
+                       int bf16, long *tokens) {
     double best = 1e30;
     for (int i = 0; i < reps; i++) {
-        double s = run(m, tok, batch, n_prompts, len, G, n_new, tokens);
+        double s = run(m, tok, batch, n_prompts, len, G, n_new, bf16, tokens);
         best = s < best ? s : best;
     }
     return best;
 }
 
 int main(int argc, char **argv) {
-    int only = argc == 3 && !strcmp(argv[1], "--batch") ? atoi(argv[2]) : 0;
-    if (argc != 1 && only <= 0) {
-        fprintf(stderr, "usage: rollout [--batch B]\n");
+    int only = argc >= 3 && !strcmp(argv[1], "--batch") ? atoi(argv[2]) : 0;
+    int only_bf16 = argc == 4 && !strcmp(argv[3], "--bf16");
+    if (argc != 1 && (only <= 0 || argc > 4 || (argc == 4 && !only_bf16))) {
+        fprintf(stderr, "usage: rollout [--batch B [--bf16]]\n");
         return 2;
     }
     Bpe *tok = train_tokenizer(4096);
@@ -90,34 +95,35 @@ int main(int argc, char **argv) {
            cfg.num_hidden_layers, cfg.num_attention_heads, cfg.vocab_size, params / 1e6);
 
     // Warm up the allocator, the kept KV cache and BLAS threads.
-    run(m, tok, 8, 8, 32, 1, 8, NULL);
+    run(m, tok, 8, 8, 32, 1, 8, 0, NULL);
     if (only) {
         long toks;
-        double s = run(m, tok, only, only, 32, 1, 256, &toks);
-        printf("batch %d: %.0f tokens/s\n", only, toks / s);
+        double s = run(m, tok, only, only, 32, 1, 256, only_bf16, &toks);
+        printf("batch %d%s: %.0f tokens/s\n", only, only_bf16 ? " (bf16 KV)" : "", toks / s);
         model_free(m), bpe_free(tok);
         return 0;
     }
     double peak = model_cpu_peak_flops(0.5);
     printf("sgemm peak %.1f GFLOP/s (%s kernels); compute limit = 2 x params x tokens/s over it\n", peak / 1e9,
            model_blas_info()->core);
-    printf("\n%-8s %10s %12s %10s %14s\n", "batch", "sequences", "tokens/s", "vs b=1", "compute limit");
-    const int batches[] = {1, 8, 32, 64};
+    printf("\n%-8s %-8s %10s %12s %10s %14s\n", "batch", "KV", "sequences", "tokens/s", "vs b=1", "compute limit");
+    const int batches[] = {1, 8, 32, 64, 32, 64}, bf16[] = {0, 0, 0, 0, 1, 1};
     double tps1 = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         int b = batches[i], n = b < 4 ? 4 : b;
         long toks;
-        double s = best_run(m, tok, 3, b, n, 32, 1, 64, &toks);
+        double s = best_run(m, tok, 3, b, n, 32, 1, 64, bf16[i], &toks);
         double tps = toks / s;
         if (b == 1) tps1 = tps;
-        printf("%-8d %10d %12.0f %9.2fx %13.1f%%\n", b, n, tps, tps / tps1, 100 * 2 * params * tps / peak);
+        printf("%-8d %-8s %10d %12.0f %9.2fx %13.1f%%\n", b, bf16[i] ? "bf16" : "float32", n, tps, tps / tps1,
+               100 * 2 * params * tps / peak);
     }
-    printf("  targets: batch 64 >= 50%% of the compute limit; batch 32 >= 10x batch 1\n");
+    printf("  targets: batch 64 >= 50%% of the compute limit; batch 32 >= 10x batch 1 (b=1 is float32)\n");
 
     // Prefix sharing: one prefill of the prompt; its 16 slots share its cache rows.
-    double one = best_run(m, tok, 3, 16, 1, 512, 1, 1, NULL);
-    double shared = best_run(m, tok, 3, 16, 1, 512, 16, 1, NULL);
-    double unshared = best_run(m, tok, 3, 16, 16, 512, 1, 1, NULL);
+    double one = best_run(m, tok, 3, 16, 1, 512, 1, 1, 0, NULL);
+    double shared = best_run(m, tok, 3, 16, 1, 512, 16, 1, 0, NULL);
+    double unshared = best_run(m, tok, 3, 16, 16, 512, 1, 1, 0, NULL);
     printf("\nprefix sharing, 512-token prompt, first token only:\n");
     printf("  prefill of one           %8.1f ms\n", one * 1e3);
     printf("  G=16 shared prefix       %8.1f ms  (%.2fx the prefill of one; target < 1.2x)\n", shared * 1e3,

@@ -14,7 +14,7 @@
 typedef struct {
     const char *model, *out, *farm, *system, *templates, *few_shot_from, *plugins_dir, *chat_format;
     ArgList problems, plugins;
-    int k, top_k, max_tokens, batch, chat, few_shot, limit, skip_bad;
+    int k, top_k, max_tokens, batch, chat, few_shot, limit, skip_bad, kv_bf16;
     double temperature, top_p, timeout;
     int64_t seed;
 } EvalArgs;
@@ -87,6 +87,7 @@ static int run(EvalArgs *a) {
     o.ro.top_k = a->top_k;
     o.ro.max_new_tokens = a->max_tokens;
     o.ro.batch = a->batch;
+    o.ro.kv_bf16 = a->kv_bf16;
     o.seed = (uint64_t)a->seed;
     o.chat = a->chat;
     o.system = a->system;
@@ -134,6 +135,7 @@ int cmd_eval(int argc, char **argv) {
         {"top-k", 0, ARG_INT, &a.top_k, "N", "sample among the N most likely tokens (0 = off)"},
         {"max-tokens", 0, ARG_INT, &a.max_tokens, "N", "new tokens per sample"},
         {"batch", 0, ARG_INT, &a.batch, "N", "sequences decoded together"},
+        {"kv-bf16", 0, ARG_FLAG, &a.kv_bf16, NULL, "cache keys and values as bfloat16: faster decoding, log-probs off by up to ~0.05"},
         {"seed", 0, ARG_I64, &a.seed, "S", "sampling seed"},
         {"farm", 0, ARG_STR, &a.farm, "ENDPOINT", "verifier farm: local:N, tcp://HOST:PORT, ipc://PATH, or none"},
         {"timeout", 0, ARG_FLOAT, &a.timeout, "SECS", "deadline for grading all samples"},

@@ -7,6 +7,7 @@
 //   model_decode(m, kv, 1, (int[]){0}, (int[]){plen}, prompt, logits, 0, &err);  // prefill
 //   for (int g = 1; g < 16; g++) model_kv_copy(kv, g, 0);      // fork: shares rows, copies no K/V
 //   model_decode(m, kv, 16, slots, ones, next_tokens, logits, 0, &err);         // one step
+#include <omp.h>
 #include <string.h>
 
 #include "common/base.h"
@@ -26,9 +27,10 @@
 
 struct KVCache {
     const Model *m;
-    int S, max_len, L, kvw;  // kvw = NKV * hd floats per position
+    int S, max_len, L, kvw;  // kvw = NKV * hd elements per position
+    int bf16;                // elements are bfloat16 (else float32): model/ops.h, kv_write
     int nblocks;             // pool blocks (nblocks * KV_BLOCK rows)
-    float **k, **v;          // (L) pools, each (nblocks * KV_BLOCK, kvw), backend memory
+    void **k, **v;           // (L) pools, each (nblocks * KV_BLOCK, kvw), backend memory
     int32_t *table;          // (S, max_len) pool row per position (host)
     int32_t *table_dev;      // the same on the backend
     int *len;                // (S) positions filled per slot
@@ -61,10 +63,11 @@ static int kv_check_shape(const Model *m, int n_slots, int max_len, Err *e) {
     return 0;
 }
 
-KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e) {
+static KVCache *kv_new(const Model *m, int n_slots, int max_len, int bf16, Err *e) {
     if (kv_check_shape(m, n_slots, max_len, e) != 0) return NULL;
     KVCache *kv = xcalloc(1, sizeof *kv);
     kv->m = m;
+    kv->bf16 = bf16 != 0;
     kv->L = m->cfg.num_hidden_layers;
     kv->kvw = m->cfg.num_key_value_heads * m->cfg.head_dim;
     kv->k = xcalloc((size_t)kv->L, sizeof *kv->k);
@@ -72,6 +75,8 @@ KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e) {
     kv_set_shape(kv, n_slots, max_len);
     return kv;
 }
+
+KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e) { return kv_new(m, n_slots, max_len, 0, e); }
 
 void model_kv_free(KVCache *kv) {
     if (!kv) return;
@@ -83,9 +88,10 @@ void model_kv_free(KVCache *kv) {
     free(kv);
 }
 
-KVCache *model_kv_cache(Model *m, int n_slots, int max_len, Err *e) {
+KVCache *model_kv_cache(Model *m, int n_slots, int max_len, int bf16, Err *e) {
     if (kv_check_shape(m, n_slots, max_len, e) != 0) return NULL;
-    if (!m->kv_keep) return m->kv_keep = model_kv_new(m, n_slots, max_len, e);
+    if (m->kv_keep && m->kv_keep->bf16 != (bf16 != 0)) model_kv_free(m->kv_keep), m->kv_keep = NULL;
+    if (!m->kv_keep) return m->kv_keep = kv_new(m, n_slots, max_len, bf16, e);
     kv_set_shape(m->kv_keep, n_slots, max_len);
     return m->kv_keep;
 }
@@ -145,10 +151,10 @@ static void kv_reserve(KVCache *kv, int n) {
     int64_t need = (int64_t)kv->nblocks - kv->nfree + n;
     int64_t nb = RS_MAX(need, RS_MAX((int64_t)2 * kv->nblocks, (int64_t)16));
     RS_CHECK(nb * KV_BLOCK <= INT32_MAX);
-    size_t row_b = (size_t)kv->kvw * sizeof(float);
+    size_t row_b = (size_t)kv->kvw * (kv->bf16 ? sizeof(uint16_t) : sizeof(float));
     size_t old_b = (size_t)kv->nblocks * KV_BLOCK * row_b, new_b = (size_t)nb * KV_BLOCK * row_b;
     for (int l = 0; l < kv->L; l++) {
-        float *k = m->ops->alloc(m->cx, new_b), *v = m->ops->alloc(m->cx, new_b);
+        void *k = m->ops->alloc(m->cx, new_b), *v = m->ops->alloc(m->cx, new_b);
         if (kv->nblocks) m->ops->copy(m->cx, k, kv->k[l], old_b), m->ops->copy(m->cx, v, kv->v[l], old_b);
         m->ops->free(m->cx, kv->k[l]), m->ops->free(m->cx, kv->v[l]);
         kv->k[l] = k, kv->v[l] = v;
@@ -253,53 +259,152 @@ static void upload_index(Model *m, KVCache *kv, const InferBufs *b, int n, const
     free(h);
 }
 
-static void decode_layer(Model *m, KVCache *kv, const InferBufs *b, int l, int n, int N) {
+// One thread's share of a decode call: sequences [s0, s1), whose new tokens
+// are rows [r0, r1) of every buffer, and rows [l0, l0 + lrows) of the
+// logits scratch.
+typedef struct {
+    int s0, s1, r0, r1, l0, lrows;
+} Share;
+
+// Row-wise ops see the share's rows; attention sees the whole buffers and
+// the share's segments, whose rows are absolute.
+static void decode_layer(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, int l, int n, const Share *sh) {
     const ModelOps *o = m->ops;
     const ModelConfig *c = &m->cfg;
     const LayerIdx *L = &m->layer[l];
     int C = c->hidden_size, F = c->intermediate_size, NH = c->num_attention_heads;
-    int NKV = c->num_key_value_heads, hd = c->head_dim;
-    const int32_t *seg = b->seg;
-    o->rmsnorm_forward(m->cx, b->ln, NULL, b->x, mp(m, L->ln1), N, C, c->rms_norm_eps);
-    o->matmul_forward(m->cx, b->qkv, b->ln, mp(m, L->q_w), L->q_b >= 0 ? mp(m, L->q_b) : NULL, N, C, m->qkv_w);
-    o->rope_forward(m->cx, b->qkv, b->pos, m->rope_cos, m->rope_sin, N, NH, NKV, hd);
-    o->kv_write(m->cx, kv->k[l], kv->v[l], b->qkv, b->row, N, NH, NKV, hd);
-    o->attention_decode(m->cx, b->att, b->qkv, kv->k[l], kv->v[l], kv->table_dev, seg, seg + n, seg + 2 * n,
-                        seg + 3 * n, n, NH, NKV, hd, kv->max_len);
-    o->matmul_forward(m->cx, b->tmp, b->att, mp(m, L->o_w), NULL, N, NH * hd, C);
-    o->accumulate(m->cx, b->x, b->tmp, (size_t)N * C);
-    o->rmsnorm_forward(m->cx, b->ln, NULL, b->x, mp(m, L->ln2), N, C, c->rms_norm_eps);
-    o->matmul_forward(m->cx, b->gu, b->ln, mp(m, L->gate_w), NULL, N, C, 2 * F);
-    o->swiglu_forward(m->cx, b->h, b->gu, N, F);
-    o->matmul_forward(m->cx, b->tmp, b->h, mp(m, L->down_w), NULL, N, F, C);
-    o->accumulate(m->cx, b->x, b->tmp, (size_t)N * C);
+    int NKV = c->num_key_value_heads, hd = c->head_dim, N = sh->r1 - sh->r0, ns = sh->s1 - sh->s0;
+    size_t r0 = (size_t)sh->r0;
+    float *x = b->x + r0 * C, *ln = b->ln + r0 * C, *tmp = b->tmp + r0 * C, *qkv = b->qkv + r0 * m->qkv_w;
+    float *att = b->att + r0 * NH * hd, *gu = b->gu + r0 * 2 * F, *h = b->h + r0 * F;
+    const int32_t *seg = b->seg + sh->s0;
+    o->rmsnorm_forward(cx, ln, NULL, x, mp(m, L->ln1), N, C, c->rms_norm_eps);
+    o->matmul_forward(cx, qkv, ln, mp(m, L->q_w), L->q_b >= 0 ? mp(m, L->q_b) : NULL, N, C, m->qkv_w);
+    o->rope_forward(cx, qkv, b->pos + r0, m->rope_cos, m->rope_sin, N, NH, NKV, hd);
+    o->kv_write(cx, kv->k[l], kv->v[l], qkv, b->row + r0, N, NH, NKV, hd, kv->bf16);
+    o->attention_decode(cx, b->att, b->qkv, kv->k[l], kv->v[l], kv->table_dev, seg, seg + n, seg + 2 * n,
+                        seg + 3 * n, ns, NH, NKV, hd, kv->max_len, kv->bf16);
+    o->matmul_forward(cx, tmp, att, mp(m, L->o_w), NULL, N, NH * hd, C);
+    o->accumulate(cx, x, tmp, (size_t)N * C);
+    o->rmsnorm_forward(cx, ln, NULL, x, mp(m, L->ln2), N, C, c->rms_norm_eps);
+    o->matmul_forward(cx, gu, ln, mp(m, L->gate_w), NULL, N, C, 2 * F);
+    o->swiglu_forward(cx, h, gu, N, F);
+    o->matmul_forward(cx, tmp, h, mp(m, L->down_w), NULL, N, F, C);
+    o->accumulate(cx, x, tmp, (size_t)N * C);
 }
 
-int model_decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok,
-                 const int32_t *tokens, float *logits, int all_logits, Err *e) {
+// model_decode_each's callback, handed each logits row as it is written.
+typedef struct {
+    ModelLogitsFn fn;  // NULL: none
+    void *ud;
+} Each;
+
+// The whole model over one share: embedding, layers, then the logits of the
+// rows wanted (every row, or each sequence's last), gathered into the
+// share's own rows of tmp and normed there, chunk by chunk through its rows
+// of the logits scratch into the caller's array.
+
+static void decode_share(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, int n, const int *ntok,
+                         float *logits, int all_logits, Each each, const Share *sh) {
+    const ModelOps *o = m->ops;
+    int C = m->cfg.hidden_size, V = m->cfg.vocab_size, N = sh->r1 - sh->r0;
+    size_t r0 = (size_t)sh->r0;
+    o->embedding_forward(cx, b->x + r0 * C, b->tok + r0, mp(m, m->embed), N, C);
+    for (int l = 0; l < m->cfg.num_hidden_layers; l++) decode_layer(m, cx, kv, b, l, n, sh);
+    int rows = all_logits ? N : sh->s1 - sh->s0;
+    float *tmp = b->tmp + r0 * C, *ln = b->ln + r0 * C, *lg = b->logits + (size_t)sh->l0 * V;
+    if (all_logits) o->copy(cx, tmp, b->x + r0 * C, (size_t)N * C * sizeof(float));
+    else
+        for (int i = sh->s0, end = sh->r0; i < sh->s1; i++) {
+            end += ntok[i];
+            o->copy(cx, tmp + (size_t)(i - sh->s0) * C, b->x + (size_t)(end - 1) * C, (size_t)C * sizeof(float));
+        }
+    o->rmsnorm_forward(cx, ln, NULL, tmp, mp(m, m->norm), rows, C, m->cfg.rms_norm_eps);
+    size_t out0 = all_logits ? r0 : (size_t)sh->s0;
+    for (int i0 = 0; i0 < rows; i0 += sh->lrows) {
+        int r = RS_MIN(sh->lrows, rows - i0);
+        o->matmul_forward(cx, lg, ln + (size_t)i0 * C, mp(m, m->lm_head), NULL, r, C, V);
+        o->download(cx, logits + (out0 + i0) * V, lg, (size_t)r * V * sizeof(float));
+        for (int i = 0; each.fn && i < r; i++)
+            each.fn((int)out0 + i0 + i, logits + (out0 + i0 + i) * V, each.ud);
+    }
+}
+
+// Into how many shares (at most nt) to cut the n sequences: contiguous
+// runs of about equal cost, a token's cost being its products (about twice
+// the parameters) plus attention over its context. Returns 1 when the
+// backend cannot split, or when a share would be too small or too lopsided
+// for the split to beat op-level threads: each share reads every weight, so
+// a share needs DECODE_SHARE_ROWS rows to use them well.
+#define DECODE_SHARE_ROWS 8
+static int plan_shares(const Model *m, const KVCache *kv, int n, const int *slots, const int *ntok, int N,
+                       int chunk, int nt, Share *sh) {
+    if (!m->ops->split_decode || nt < 2 || n < 2 || N < 2 * DECODE_SHARE_ROWS) return 1;
+    nt = RS_MIN(nt, RS_MIN(n, RS_MIN(N / DECODE_SHARE_ROWS, chunk)));
+    const ModelConfig *c = &m->cfg;
+    double per_tok = 2.0 * (double)m->nparams;
+    double per_ctx = 4.0 * c->num_hidden_layers * c->num_attention_heads * c->head_dim;
+    double total = 0, *cost = xmalloc(sizeof(double) * (size_t)n);
+    for (int i = 0; i < n; i++) total += cost[i] = ntok[i] * (per_tok + per_ctx * (kv->len[slots[i]] + ntok[i]));
+    int k = 0, s = 0, r = 0;
+    double acc = 0, worst = 0;
+    for (; k < nt && s < n; k++) {  // share k ends where the running cost passes (k + 1) / nt
+        sh[k].s0 = s, sh[k].r0 = r;
+        double start = acc;
+        while (s < n && (k == nt - 1 || acc + cost[s] / 2 <= total * (k + 1) / nt || s == sh[k].s0))
+            acc += cost[s], r += ntok[s++];
+        sh[k].s1 = s, sh[k].r1 = r;
+        worst = RS_MAX(worst, acc - start);
+    }
+    free(cost);
+    if (k < 2 || worst > 1.25 * total / k) return 1;
+    for (int i = 0; i < k; i++) sh[i].lrows = chunk / k, sh[i].l0 = i * (chunk / k);
+    return k;
+}
+
+// Per-thread op contexts of a split decode, made once.
+static void share_contexts(Model *m, int k) {
+    if (m->n_cx_share >= k) return;
+    m->cx_share = xrealloc(m->cx_share, sizeof(OpCtx *) * (size_t)k);
+    for (int i = m->n_cx_share; i < k; i++) m->cx_share[i] = m->ops->ctx_new();
+    m->n_cx_share = k;
+}
+
+static int decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok, const int32_t *tokens,
+                  float *logits, int all_logits, Each each, Err *e) {
     RS_CHECK(kv->m == m);
     int N = 0;
     if (check_decode(m, kv, n, slots, ntok, tokens, &N, e) != 0) return -1;
-    const ModelOps *o = m->ops;
-    int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
     InferBufs b = infer_bufs(m, (size_t)N);
+    int chunk = RS_MIN(N, m->chunk), nt = omp_get_max_threads();
+    Share *sh = xmalloc(sizeof(Share) * (size_t)RS_MAX(nt, 1));
+    int k = plan_shares(m, kv, n, slots, ntok, N, chunk, nt, sh);  // before upload_index moves kv->len
     upload_index(m, kv, &b, n, slots, ntok, tokens, N);
-    o->embedding_forward(m->cx, b.x, b.tok, mp(m, m->embed), N, C);
-    for (int l = 0; l < m->cfg.num_hidden_layers; l++) decode_layer(m, kv, &b, l, n, N);
-    // Rows whose logits are wanted, gathered into tmp, then normed.
-    int rows = all_logits ? N : n;
-    if (all_logits) o->copy(m->cx, b.tmp, b.x, (size_t)N * C * sizeof(float));
-    else
-        for (int i = 0, end = 0; i < n; i++) {
-            end += ntok[i];
-            o->copy(m->cx, b.tmp + (size_t)i * C, b.x + (size_t)(end - 1) * C, (size_t)C * sizeof(float));
-        }
-    o->rmsnorm_forward(m->cx, b.ln, NULL, b.tmp, mp(m, m->norm), rows, C, m->cfg.rms_norm_eps);
-    for (int i0 = 0; i0 < rows; i0 += m->chunk) {
-        int r = RS_MIN(m->chunk, rows - i0);
-        o->matmul_forward(m->cx, b.logits, b.ln + (size_t)i0 * C, mp(m, m->lm_head), NULL, r, C, V);
-        o->download(m->cx, logits + (size_t)i0 * V, b.logits, (size_t)r * V * sizeof(float));
+    if (k == 1) {
+        sh[0] = (Share){0, n, 0, N, 0, chunk};
+        decode_share(m, m->cx, kv, &b, n, ntok, logits, all_logits, (Each){NULL, NULL}, &sh[0]);
+        if (each.fn)  // one region for the rows, not one per op: there was no share to do it in
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+            for (int i = 0; i < n; i++) each.fn(i, logits + (size_t)i * m->cfg.vocab_size, each.ud);
+    } else {
+        // One parallel region for the whole call: ops inside run on their
+        // thread alone (nested regions are inactive), on its own context.
+        share_contexts(m, k);
+#pragma omp parallel num_threads(k)
+        for (int i = omp_get_thread_num(); i < k; i += omp_get_num_threads())  // fewer threads: each takes more
+            decode_share(m, m->cx_share[i], kv, &b, n, ntok, logits, all_logits, each, &sh[i]);
     }
+    free(sh);
     for (int i = 0; i < n; i++) kv->len[slots[i]] += ntok[i];  // rows were taken in upload_index
     return 0;
+}
+
+int model_decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok, const int32_t *tokens,
+                 float *logits, int all_logits, Err *e) {
+    return decode(m, kv, n, slots, ntok, tokens, logits, all_logits, (Each){NULL, NULL}, e);
+}
+
+int model_decode_each(Model *m, KVCache *kv, int n, const int *slots, const int *ntok, const int32_t *tokens,
+                      float *logits, ModelLogitsFn each, void *ud, Err *e) {
+    return decode(m, kv, n, slots, ntok, tokens, logits, 0, (Each){each, ud}, e);
 }

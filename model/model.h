@@ -279,9 +279,13 @@ KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e);
 void model_kv_free(KVCache *kv);
 // The model's own cache, kept across calls (the rollout engine's): reshaped
 // to n_slots x max_len with every slot empty; its pool, and the memory
-// already touched, are kept. Owned by the model (freed by model_free); valid
-// until the next model_kv_cache call. NULL and e filled on bad sizes.
-KVCache *model_kv_cache(Model *m, int n_slots, int max_len, Err *e);
+// already touched, are kept (a call with the other element type starts a new
+// pool). bf16: keys and values stored as bfloat16, half the memory traffic
+// of a decode step, logits off by bf16 rounding (model/ops.h, kv_write);
+// model_kv_new's caches are float32. Owned by the model (freed by
+// model_free); valid until the next model_kv_cache call. NULL and e filled on
+// bad sizes.
+KVCache *model_kv_cache(Model *m, int n_slots, int max_len, int bf16, Err *e);
 int model_kv_slots(const KVCache *kv);
 int model_kv_max_len(const KVCache *kv);
 int model_kv_len(const KVCache *kv, int slot);          // positions filled
@@ -306,3 +310,11 @@ void model_kv_copy(KVCache *kv, int dst, int src);
 // range or a slot would exceed max_len (nothing is appended then).
 int model_decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok,
                  const int32_t *tokens, float *logits, int all_logits, Err *e);
+// model_decode (last logits only) that also hands sequence i's logits row
+// (V) to each(i, row, ud) as soon as it is computed, on whichever of the
+// call's threads computed it: a sampler runs there, in the decode's own
+// parallel region, while the row is still in cache. Calls for different i
+// may run at once; each i is handed over exactly once, before the return.
+typedef void (*ModelLogitsFn)(int i, const float *row, void *ud);
+int model_decode_each(Model *m, KVCache *kv, int n, const int *slots, const int *ntok,
+                      const int32_t *tokens, float *logits, ModelLogitsFn each, void *ud, Err *e);

@@ -63,6 +63,8 @@ struct Model {
     float *inf_mem;
     int32_t *inf_i32;
     KVCache *kv_keep;  // model_kv_cache's cache, kept across calls
+    OpCtx **cx_share;  // (n_cx_share) one per thread of a split model_decode
+    int n_cx_share;
 };
 
 // Positions per logits chunk: about 16M floats of logits at a time.

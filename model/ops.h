@@ -30,6 +30,11 @@ typedef struct OpCtx OpCtx;
 
 typedef struct ModelOps {
     const char *name;  // "cpu", "cuda"
+    // model_decode may split a batch's sequences across host threads, each
+    // running every op on its share with an OpCtx of its own (one parallel
+    // region per call instead of one per op: ARCHITECTURE.md, "Decoding on
+    // the CPU"). 0 for a device backend, whose ops queue on one stream.
+    int split_decode;
 
     // --- context and memory ---------------------------------------------
     OpCtx *(*ctx_new)(void);
@@ -111,20 +116,26 @@ typedef struct ModelOps {
     // prompt) point at the same rows: the prompt's keys and values exist once
     // and a fork copies no K/V, only table entries.
     //
+    // Pool elements are float32, or with bf16 set bfloat16 (uint16_t: the
+    // float's top half, rounded to nearest even): half the memory that every
+    // decode step streams, the output then within 1e-2 relative of float32
+    // K/V (ARCHITECTURE.md, "Decoding on the CPU"). Scores, softmax
+    // and the weighted sum stay float32 either way.
+    //
     // Writes the key/value heads of qkv (N, (NH+2NKV)*hd) row i into pool row
     // rows[i] (distinct rows).
-    void (*kv_write)(OpCtx *cx, float *kcache, float *vcache, const float *qkv, const int32_t *rows,
-                     int N, int NH, int NKV, int hd);
+    void (*kv_write)(OpCtx *cx, void *kcache, void *vcache, const float *qkv, const int32_t *rows,
+                     int N, int NH, int NKV, int hd, int bf16);
     // The N rows of qkv form nseg segments of consecutive rows; segment s is
     // rows [seg_row[s], seg_row[s] + seg_len[s]) of slot seg_slot[s], the
     // first at position seg_pos[s]. Row r of a segment attends to positions
     // 0 .. seg_pos[s] + r of its slot (its own k/v already written by
     // kv_write), read through table. out (N, NH*hd).
-    void (*attention_decode)(OpCtx *cx, float *out, const float *qkv, const float *kcache,
-                             const float *vcache, const int32_t *table, const int32_t *seg_slot,
+    void (*attention_decode)(OpCtx *cx, float *out, const float *qkv, const void *kcache,
+                             const void *vcache, const int32_t *table, const int32_t *seg_slot,
                              const int32_t *seg_pos, const int32_t *seg_row,
                              const int32_t *seg_len, int nseg, int NH, int NKV, int hd,
-                             int max_len);
+                             int max_len, int bf16);
 
     // --- SwiGLU: out = silu(gate) * up ---------------------------------------
     // gu (N, 2F): per row the F gate values then the F up values (one matmul

@@ -374,15 +374,110 @@ static void cpu_attention_backward(OpCtx *cx, float *dqkv, const float *dout, co
     }
 }
 
-static void cpu_kv_write(OpCtx *cx, float *kcache, float *vcache, const float *qkv,
-                         const int32_t *rows, int N, int NH, int NKV, int hd) {
+// float32 -> bfloat16, rounded to nearest even (NaN stays NaN: its top half
+// keeps a mantissa bit set).
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+static void cpu_kv_write(OpCtx *cx, void *kcache, void *vcache, const float *qkv,
+                         const int32_t *rows, int N, int NH, int NKV, int hd, int bf16) {
     int W = (NH + 2 * NKV) * hd, kvw = NKV * hd;
 #pragma omp parallel for schedule(static) if ((size_t)N * kvw > PAR_MIN)
     for (int i = 0; i < N; i++) {
         size_t at = (size_t)rows[i] * kvw;
-        memcpy(kcache + at, qkv + (size_t)i * W + (size_t)NH * hd, kvw * sizeof(float));
-        memcpy(vcache + at, qkv + (size_t)i * W + (size_t)(NH + NKV) * hd, kvw * sizeof(float));
+        const float *k = qkv + (size_t)i * W + (size_t)NH * hd, *v = k + kvw;
+        if (!bf16) {
+            memcpy((float *)kcache + at, k, kvw * sizeof(float));
+            memcpy((float *)vcache + at, v, kvw * sizeof(float));
+            continue;
+        }
+        uint16_t *kb = (uint16_t *)kcache + at, *vb = (uint16_t *)vcache + at;
+        for (int c = 0; c < kvw; c++) kb[c] = f32_to_bf16(k[c]), vb[c] = f32_to_bf16(v[c]);
     }
+}
+
+__attribute__((always_inline)) static inline float bf16_to_f32(uint16_t b) {
+    union {
+        uint32_t u;
+        float f;
+    } x = {.u = (uint32_t)b << 16};
+    return x.f;
+}
+
+// Pool row `row` (n floats from element off) as float32: in place for a
+// float32 pool, widened into buf (n) for a bfloat16 one.
+static inline const float *pool_row(const void *pool, int32_t row, int kvw, int off, int n, int bf16,
+                                    float *buf) {
+    size_t at = (size_t)row * kvw + off;
+    if (!bf16) return (const float *)pool + at;
+    const uint16_t *b = (const uint16_t *)pool + at;
+    for (int c = 0; c < n; c++) buf[c] = bf16_to_f32(b[c]);
+    return buf;
+}
+
+// q (n) . pool[at .. at + n), and o (n) += p * pool[at .. at + n): the
+// direct path's two loops, widening bf16 in registers. The dot works on
+// 16-float vectors (GCC's generic vectors: one AVX-512 register in that
+// clone, narrower ones elsewhere) and adds the lanes by halving shuffles: an
+// "omp simd reduction" spilled its lanes and summed them one by one, a
+// quarter of the decode attention's time.
+typedef float V16 __attribute__((vector_size(64)));
+typedef int32_t I16 __attribute__((vector_size(64)));
+typedef uint16_t H16 __attribute__((vector_size(32)));
+
+// *v = 16 pool elements from at, as floats.
+__attribute__((always_inline)) static inline void load16(V16 *v, const void *pool, size_t at, int bf16) {
+    if (bf16) {
+        H16 h;
+        memcpy(&h, (const uint16_t *)pool + at, sizeof h);
+        I16 u = __builtin_convertvector(h, I16) << 16;
+        memcpy(v, &u, sizeof *v);
+    } else {
+        memcpy(v, (const float *)pool + at, sizeof *v);
+    }
+}
+
+__attribute__((always_inline)) static inline float dot_pool(const float *q, const void *pool, size_t at, int n,
+                                                            int bf16) {
+    V16 acc = {0}, qv, kv;
+    int c = 0;
+    for (; c + 16 <= n; c += 16) {
+        memcpy(&qv, q + c, sizeof qv);
+        load16(&kv, pool, at + c, bf16);
+        acc += qv * kv;
+    }
+    acc += __builtin_shuffle(acc, (I16){8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
+    acc += __builtin_shuffle(acc, (I16){4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3});
+    acc += __builtin_shuffle(acc, (I16){2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1});
+    float d = acc[0] + acc[1];
+    for (; c < n; c++)
+        d += q[c] * (bf16 ? bf16_to_f32(((const uint16_t *)pool)[at + c]) : ((const float *)pool)[at + c]);
+    return d;
+}
+
+__attribute__((always_inline)) static inline void axpy_pool(float *o, float p, const void *pool, size_t at, int n,
+                                                            int bf16) {
+    if (bf16) {
+        const uint16_t *v = (const uint16_t *)pool + at;
+#pragma omp simd
+        for (int c = 0; c < n; c++) o[c] += p * bf16_to_f32(v[c]);
+    } else {
+        const float *v = (const float *)pool + at;
+#pragma omp simd
+        for (int c = 0; c < n; c++) o[c] += p * v[c];
+    }
+}
+
+// The whole row: rows jump between blocks, where the hardware's stream
+// prefetch loses track.
+static inline void prefetch_row(const void *pool, int32_t row, int kvw, int bf16) {
+    size_t bytes = (size_t)kvw * (bf16 ? 2 : 4);
+    const char *p = (const char *)pool + (size_t)row * bytes;
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
 }
 
 static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int nseg) {
@@ -396,66 +491,80 @@ static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int ns
 // into contiguous scratch and use attn_block's matrix products.
 #define DECODE_DIRECT_ROWS 4
 
-// Row r of q (at q + r * ldq) against the keys/values of positions 0..pos0+r,
-// pool rows prow[j]; o (ldo) gets the output. s: scratch of pos0 + nr floats.
-// Built for AVX-512, AVX2 and baseline, picked at load time (the build has
-// no -march): this loop is memory- and latency-bound at decode.
-// (Clones by feature, not "arch=": the resolver would check the CPU model.)
+// Row r of q (at q + r * ldq), every head, against the keys/values of
+// positions 0..pos0+r, pool rows prow[j]; o (ldo) gets the output. Heads are
+// done together so that each position's row (all NKV heads, kvw floats side
+// by side) is read once, front to back: the loop streams the cache, which
+// is far larger than the caches at batch 32-64. s: scratch of NH * (pos0 +
+// nr) + NH floats. Built for AVX-512, AVX2 and baseline, picked at load
+// time (the build has no -march). (Clones by feature, not "arch=": the
+// resolver would check the CPU model.)
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static void attn_rows_direct(const float *q, int ldq, const float *kc, const float *vc, int kvw,
-                             const int32_t *prow, float *o, int ldo, int nr, int pos0, int hd, float *s) {
-    float scale = 1.0f / sqrtf((float)hd);
+static void attn_rows_direct(const float *q, int ldq, const void *kc, const void *vc, int kvw, int bf16,
+                             const int32_t *prow, float *o, int ldo, int nr, int pos0, int NH, int G, int hd,
+                             float *s) {
+    float scale = 1.0f / sqrtf((float)hd), *inv = s + (size_t)NH * (pos0 + nr);
     for (int r = 0; r < nr; r++) {
         const float *qr = q + (size_t)r * ldq;
         int n = pos0 + r + 1;
-        float mx = -INFINITY;
-        for (int j = 0; j < n; j++) {
-            const float *k = kc + (size_t)prow[j] * kvw;
-            if (j + 8 < n) __builtin_prefetch(kc + (size_t)prow[j + 8] * kvw);  // rows jump between blocks
-            float d = 0;
-#pragma omp simd reduction(+ : d)
-            for (int c = 0; c < hd; c++) d += qr[c] * k[c];
-            s[j] = d * scale;
-            mx = s[j] > mx ? s[j] : mx;
+        for (int j = 0; j < n; j++) {  // scores, (NH, n)
+            if (j + 4 < n) prefetch_row(kc, prow[j + 4], kvw, bf16);
+            for (int h = 0; h < NH; h++) {
+                size_t at = (size_t)prow[j] * kvw + (size_t)(h / G) * hd;
+                s[(size_t)h * n + j] = dot_pool(qr + (size_t)h * hd, kc, at, hd, bf16) * scale;
+            }
         }
-        double sum = 0;
-        for (int j = 0; j < n; j++) sum += (s[j] = expf(s[j] - mx));
-        float inv = (float)(1.0 / sum), *orow = o + (size_t)r * ldo;
-        for (int c = 0; c < hd; c++) orow[c] = 0;
+        for (int h = 0; h < NH; h++) {  // softmax per head
+            float *sh = s + (size_t)h * n, mx = -INFINITY;
+            for (int j = 0; j < n; j++) mx = sh[j] > mx ? sh[j] : mx;
+            double sum = 0;
+            for (int j = 0; j < n; j++) sum += (sh[j] = expf(sh[j] - mx));
+            inv[h] = (float)(1.0 / sum);
+        }
+        float *orow = o + (size_t)r * ldo;
+        for (int h = 0; h < NH; h++) memset(orow + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
         for (int j = 0; j < n; j++) {
-            const float *v = vc + (size_t)prow[j] * kvw;
-            if (j + 8 < n) __builtin_prefetch(vc + (size_t)prow[j + 8] * kvw);
-            float p = s[j] * inv;
-#pragma omp simd
-            for (int c = 0; c < hd; c++) orow[c] += p * v[c];
+            if (j + 4 < n) prefetch_row(vc, prow[j + 4], kvw, bf16);
+            for (int h = 0; h < NH; h++) {
+                size_t at = (size_t)prow[j] * kvw + (size_t)(h / G) * hd;
+                axpy_pool(orow + (size_t)h * hd, s[(size_t)h * n + j] * inv[h], vc, at, hd, bf16);
+            }
         }
     }
 }
 
-static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const float *kcache,
-                                 const float *vcache, const int32_t *table, const int32_t *seg_slot,
+static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const void *kcache,
+                                 const void *vcache, const int32_t *table, const int32_t *seg_slot,
                                  const int32_t *seg_pos, const int32_t *seg_row,
                                  const int32_t *seg_len, int nseg, int NH, int NKV, int hd,
-                                 int max_len) {
+                                 int max_len, int bf16) {
     int W = (NH + 2 * NKV) * hd, G = NH / NKV, kvw = NKV * hd, nt = omp_get_max_threads();
-    size_t per_thread = (size_t)ATT_BR * max_len + (size_t)2 * max_len * hd;
+    // Scores (a row block's, or the direct path's NH rows, NH sums and one
+    // widened row), then gathered K and V.
+    size_t sc = RS_MAX((size_t)ATT_BR * max_len, (size_t)NH * max_len + NH + kvw);
+    size_t per_thread = sc + (size_t)2 * max_len * hd;
     float *scr = scratch(cx, (size_t)nt * per_thread);
+    // Tasks are (segment, head); a short segment's first task does all its heads.
 #pragma omp parallel for schedule(dynamic, 1) if (decode_work(seg_pos, seg_len, nseg) * NH * hd > PAR_MIN_FLOPS)
     for (int sh = 0; sh < nseg * NH; sh++) {
         int sg = sh / NH, h = sh % NH, nk = seg_pos[sg] + seg_len[sg];
         const int32_t *prow = table + (size_t)seg_slot[sg] * max_len;
-        const float *kc = kcache + (size_t)(h / G) * hd, *vc = vcache + (size_t)(h / G) * hd;
         float *s = scr + (size_t)omp_get_thread_num() * per_thread;
-        const float *q = qkv + (size_t)seg_row[sg] * W + h * hd;
-        float *o = out + (size_t)seg_row[sg] * NH * hd + h * hd;
         if (seg_len[sg] <= DECODE_DIRECT_ROWS) {
-            attn_rows_direct(q, W, kc, vc, kvw, prow, o, NH * hd, seg_len[sg], seg_pos[sg], hd, s);
+            if (h == 0)
+                attn_rows_direct(qkv + (size_t)seg_row[sg] * W, W, kcache, vcache, kvw, bf16, prow,
+                                 out + (size_t)seg_row[sg] * NH * hd, NH * hd, seg_len[sg], seg_pos[sg], NH, G,
+                                 hd, s);
             continue;
         }
-        float *K = s + (size_t)ATT_BR * max_len, *V = K + (size_t)max_len * hd;
-        for (int j = 0; j < nk; j++) {
-            memcpy(K + (size_t)j * hd, kc + (size_t)prow[j] * kvw, hd * sizeof(float));
-            memcpy(V + (size_t)j * hd, vc + (size_t)prow[j] * kvw, hd * sizeof(float));
+        const float *q = qkv + (size_t)seg_row[sg] * W + h * hd;
+        float *o = out + (size_t)seg_row[sg] * NH * hd + h * hd;
+        float *K = s + sc, *V = K + (size_t)max_len * hd;
+        for (int j = 0; j < nk; j++) {  // this head's keys and values, contiguous float32
+            const float *k = pool_row(kcache, prow[j], kvw, (h / G) * hd, hd, bf16, K + (size_t)j * hd);
+            const float *v = pool_row(vcache, prow[j], kvw, (h / G) * hd, hd, bf16, V + (size_t)j * hd);
+            if (!bf16)
+                memcpy(K + (size_t)j * hd, k, hd * sizeof(float)), memcpy(V + (size_t)j * hd, v, hd * sizeof(float));
         }
         for (int i0 = 0; i0 < seg_len[sg]; i0 += ATT_BR) {
             int nr = RS_MIN(ATT_BR, seg_len[sg] - i0);
@@ -574,6 +683,7 @@ static void cpu_adamw_update(OpCtx *cx, float *p, const float *g, float *m, floa
 
 static const ModelOps CPU_OPS = {
     .name = "cpu",
+    .split_decode = 1,
     .ctx_new = cpu_ctx_new,
     .ctx_free = cpu_ctx_free,
     .alloc = cpu_alloc,

@@ -178,6 +178,7 @@ static int write_summary(EvalSet *sets, int nsets, const EvalOpts *o, const Roll
     cJSON_AddNumberToObject(summary, "temperature", o->ro.temperature);
     cJSON_AddNumberToObject(summary, "top_p", o->ro.top_p);
     cJSON_AddNumberToObject(summary, "top_k", o->ro.top_k);
+    cJSON_AddBoolToObject(summary, "kv_bf16", o->ro.kv_bf16);
     cJSON_AddNumberToObject(summary, "seed", (double)o->seed);
     cJSON_AddBoolToObject(summary, "chat", o->chat);
     cJSON_AddNumberToObject(summary, "max_tokens", o->ro.max_new_tokens);

@@ -140,6 +140,8 @@ static int sample_round(Rl *rl, TrainLoop *L, const Problem *const *probs, int n
     o.temperature = rl->c.temperature, o.top_k = rl->c.top_k, o.top_p = rl->c.top_p;
     o.max_new_tokens = rl->c.max_tokens, o.batch = rl->c.batch;
     o.stop_ids = rl->stops, o.n_stop_ids = rl->nstops;
+    // o.kv_bf16 stays 0: samples come from the policy being trained, not a
+    // bf16-rounded neighbour of it (ARCHITECTURE.md, "Decoding on the CPU").
     if (rc == 0) rc = grade_rollout(rl->grader, train_loop_model(L), rl->tok, &o, pr, probs, np, NULL, gr, e);
     if (rc == 0) regrade_failures(rl, probs, rl->c.group_size, gr);
     free(pr);

@@ -26,10 +26,39 @@ typedef struct {
     int32_t i;
 } ProbIdx;
 
+// The sampler's one order: higher probability first, then lower id. It is
+// total, so the k best under it are the same set in the same order whether
+// found by a full sort or by a heap.
+static int ranks_before(ProbIdx x, ProbIdx y) { return x.p != y.p ? x.p > y.p : x.i < y.i; }
+
 static int by_prob_desc(const void *a, const void *b) {
     const ProbIdx *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
+    return ranks_before(*x, *y) ? -1 : ranks_before(*y, *x);
+}
+
+// Restore the heap (root: the entry ranked last) below position i.
+static void sift_down(ProbIdx *h, int n, int i) {
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && ranks_before(h[c], h[c + 1])) c++;  // the child ranked later
+        if (!ranks_before(h[i], h[c])) return;
+        ProbIdx t = h[i];
+        h[i] = h[c], h[c] = t;
+        i = c;
+    }
+}
+
+// Move the k best of pi (n) to its front, best first: a heap of the k best
+// seen so far, O(n log k) instead of sorting all n (the vocabulary).
+static void top_k_front(ProbIdx *pi, int n, int k) {
+    for (int i = k / 2 - 1; i >= 0; i--) sift_down(pi, k, i);
+    for (int i = k; i < n; i++)
+        if (ranks_before(pi[i], pi[0])) {
+            pi[0] = pi[i];
+            sift_down(pi, k, 0);
+        }
+    qsort(pi, (size_t)k, sizeof *pi, by_prob_desc);
 }
 
 int32_t rollout_sample_token(const float *logits, int V, float temperature, int top_k, float top_p,
@@ -49,8 +78,8 @@ int32_t rollout_sample_token(const float *logits, int V, float temperature, int 
     int n = V;
     for (int i = 0; i < V; i++) pi[i] = (ProbIdx){(float)exp(logits[i] / t - lse), i};
     if ((top_k > 0 && top_k < V) || top_p < 1.0f) {
-        qsort(pi, (size_t)V, sizeof *pi, by_prob_desc);
-        if (top_k > 0 && top_k < n) n = top_k;
+        if (top_k > 0 && top_k < V) top_k_front(pi, V, n = top_k);
+        else qsort(pi, (size_t)V, sizeof *pi, by_prob_desc);  // the nucleus needs the whole order
         if (top_p < 1.0f) {
             // The nucleus is taken over the top-k renormalised (HF's warper
             // chain, vLLM): its mass counts against top_p times what top-k kept.
@@ -178,21 +207,38 @@ static void accept_token(Engine *g, Seq *s, int32_t tok, float lp) {
     s->pending = tok;
 }
 
-// Sample from each listed sequence's logits row, in parallel.
-static void sample_rows(Engine *g, Seq **seqs, const float *const *rows, int n) {
-    const RolloutOpts *o = g->o;
-    int32_t *toks = xmalloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-    float *lps = xmalloc(sizeof(float) * (size_t)(n ? n : 1));
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < n; i++) {
-        float *scr = g->scratch + (size_t)omp_get_thread_num() * 2 * (size_t)g->V;
-        toks[i] = rollout_sample_token(rows[i], g->V, o->temperature, o->top_k, o->top_p, &seqs[i]->rng, scr, &lps[i]);
-    }
-    for (int i = 0; i < n; i++) accept_token(g, seqs[i], toks[i], lps[i]);
+typedef struct {
+    Engine *g;
+    Seq **seqs;     // (n) the sequences whose rows are sampled
+    int32_t *toks;  // (n) sampled tokens
+    float *lps;     // (n) their log-probs
+} Draw;
+
+// Sample sequence i's token from its logits row; thread-safe across i (each
+// sequence has its own RNG, each thread its own scratch).
+static void draw_one(int i, const float *row, void *ud) {
+    Draw *d = ud;
+    const RolloutOpts *o = d->g->o;
+    float *scr = d->g->scratch + (size_t)omp_get_thread_num() * 2 * (size_t)d->g->V;
+    d->toks[i] = rollout_sample_token(row, d->g->V, o->temperature, o->top_k, o->top_p, &d->seqs[i]->rng, scr,
+                                      &d->lps[i]);
+}
+
+// Record the drawn tokens in order (text, stop strings, callbacks: serial).
+static void accept_draws(Engine *g, const Draw *d, int n) {
+    for (int i = 0; i < n; i++) accept_token(g, d->seqs[i], d->toks[i], d->lps[i]);
     if (g->progress) progress_add(g->progress, n);
     g->out->tokens += n;
-    free(toks);
-    free(lps);
+}
+
+// Sample from each listed sequence's logits row, in parallel.
+static void sample_rows(Engine *g, Seq **seqs, const float *const *rows, int n) {
+    Draw d = {g, seqs, xmalloc(sizeof(int32_t) * (size_t)(n ? n : 1)), xmalloc(sizeof(float) * (size_t)(n ? n : 1))};
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < n; i++) draw_one(i, rows[i], &d);
+    accept_draws(g, &d, n);
+    free(d.toks);
+    free(d.lps);
 }
 
 static int prompt_of(const Engine *g, int sample) {
@@ -289,26 +335,25 @@ static int refill(Engine *g, int *next, Err *e) {
     return rc;
 }
 
-// One decode step over every live sequence.
+// One decode step over every live sequence; each row is sampled by the
+// decode's own threads as soon as its logits exist (model_decode_each).
 static int step(Engine *g, Err *e) {
     int n = 0;
     int *slots = xmalloc(sizeof(int) * (size_t)g->B), *ones = xmalloc(sizeof(int) * (size_t)g->B);
     int32_t *toks = xmalloc(sizeof(int32_t) * (size_t)g->B);
-    Seq **seqs = xmalloc(sizeof(Seq *) * (size_t)g->B);
-    const float **rows = xmalloc(sizeof(float *) * (size_t)g->B);
+    Draw d = {g, xmalloc(sizeof(Seq *) * (size_t)g->B), xmalloc(sizeof(int32_t) * (size_t)g->B),
+              xmalloc(sizeof(float) * (size_t)g->B)};
     for (int slot = 0; slot < g->B; slot++) {
         if (g->seqs[slot].sample < 0) continue;
         slots[n] = slot;
         ones[n] = 1;
         toks[n] = g->seqs[slot].pending;
-        seqs[n] = &g->seqs[slot];
-        rows[n] = g->logits + (size_t)n * g->V;
-        n++;
+        d.seqs[n++] = &g->seqs[slot];
     }
     int rc = 0;
-    if (n && model_decode(g->m, g->kv, n, slots, ones, toks, g->logits, 0, e) != 0) rc = -1;
-    if (rc == 0 && n) sample_rows(g, seqs, rows, n);
-    free(slots), free(ones), free(toks), free(seqs), free(rows);
+    if (n && model_decode_each(g->m, g->kv, n, slots, ones, toks, g->logits, draw_one, &d, e) != 0) rc = -1;
+    if (rc == 0 && n) accept_draws(g, &d, n);
+    free(slots), free(ones), free(toks), free(d.seqs), free(d.toks), free(d.lps);
     return rc;
 }
 
@@ -353,7 +398,7 @@ int rollout_generate(Model *m, const Bpe *tok, const RolloutOpts *o, const Rollo
     out->n = total;
     double t0 = rs_now();
     int rc = 0;
-    g.kv = model_kv_cache(m, g.B + g.P, g.max_len, e);  // the model's, kept across calls
+    g.kv = model_kv_cache(m, g.B + g.P, g.max_len, o->kv_bf16, e);  // the model's, kept across calls
     if (!g.kv) rc = -1;
     if (rc == 0) {
         g.seqs = xcalloc((size_t)g.B, sizeof(Seq));

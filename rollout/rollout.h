@@ -42,6 +42,10 @@ typedef struct RolloutOpts {
     float top_p;              // 1 = off; applied after top-k, to the renormalised top k
     int max_new_tokens;       // default 256
     int batch;                // sequences decoded together (KV slots); default 32
+    // Keys and values cached as bfloat16: half the memory each decode step
+    // streams, log-probs within ~0.1 of model_forward's instead of 1e-6
+    // (ARCHITECTURE.md, "Decoding on the CPU"). Default 0: float32.
+    int kv_bf16;
     const int32_t *stop_ids;  // a sampled stop id ends the sample (kept in ids, not in text)
     int n_stop_ids;
     const char *const *stop_strs;  // text that ends the sample (cut from text)

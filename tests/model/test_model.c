@@ -333,18 +333,18 @@ TEST(kv_cache_matches_training_forward) {
     for (int s = 0; s < 3; s++) free(want[s]), free(got[s]);
     model_kv_free(kv);
     // The model's own cache keeps its pool across calls, every slot empty.
-    KVCache *a = model_kv_cache(m, 4, 80, &err);
+    KVCache *a = model_kv_cache(m, 4, 80, 0, &err);
     REQUIRE(a);
     REQUIRE(model_decode(m, a, 1, (int[]){2}, (int[]){30}, seq[2], last, 0, &err) == 0);
     int pool = model_kv_pool_rows(a);
     CHECK(pool >= 30);
-    KVCache *b = model_kv_cache(m, 2, 60, &err);
+    KVCache *b = model_kv_cache(m, 2, 60, 0, &err);
     CHECK(a == b);
     CHECK_EQ(model_kv_pool_rows(b), pool);
     CHECK_EQ(model_kv_rows_in_use(b), 0);
     CHECK_EQ(model_kv_slots(b), 2);
     CHECK_EQ(model_kv_len(b, 1), 0);
-    CHECK(model_kv_cache(m, 2, c.max_position_embeddings + 1, &err) == NULL);
+    CHECK(model_kv_cache(m, 2, c.max_position_embeddings + 1, 0, &err) == NULL);
     model_free(m);  // frees the model's cache
 }
 

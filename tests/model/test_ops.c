@@ -377,21 +377,34 @@ TEST(attention_segmented_forward_backward) {
     case_free(&c);
 }
 
+// x rounded to bfloat16's 8 significant bits, nearest even (frexp and
+// nearbyint: independent of the op's bit arithmetic).
+static float round_bf16(float x) {
+    int e;
+    double m = frexp(x, &e);
+    return (float)ldexp(nearbyint(ldexp(m, 8)), e - 8);
+}
+
 // The cached attention equals the training attention row for row: two
 // sequences in the cache at different lengths, one of them given several
-// new rows (a prefill chunk), the other one (a decode step).
-TEST(attention_decode_matches_training_attention) {
+// new rows (a prefill chunk), the other one (a decode step). With a bf16
+// pool it equals, to float32 rounding, the training attention of keys and
+// values rounded to bf16, and is within 1e-2 of the float32 one.
+static void decode_case(int bf16) {
     setup();
     Rng r;
     rng_seed(&r, 6);
     int T = 130, NH = 8, NKV = 2, hd = 32, W = (NH + 2 * NKV) * hd, S = 3, L = 140;
     float *qkv = randf(&r, (size_t)2 * T * W, 1);  // (2, T, W)
     float *ref = malloc((size_t)2 * T * NH * hd * 4), *lse = malloc((size_t)2 * NH * T * 4);
+    float *refr = malloc((size_t)2 * T * NH * hd * 4), *qkvr = malloc((size_t)2 * T * W * 4);
     O->attention_forward(CX, ref, lse, qkv, NULL, 2, T, NH, NKV, hd);
+    for (size_t i = 0; i < (size_t)2 * T * W; i++) qkvr[i] = (int)(i % W) >= NH * hd ? round_bf16(qkv[i]) : qkv[i];
+    O->attention_forward(CX, refr, lse, qkvr, NULL, 2, T, NH, NKV, hd);
     // A pool of R rows in scrambled order; slot 1 shares slot 2's first 40
     // positions (a fork) and owns the rest.
     int R = 400;
-    float *kc = calloc((size_t)R * NKV * hd, 4), *vc = calloc((size_t)R * NKV * hd, 4);
+    void *kc = calloc((size_t)R * NKV * hd, 4), *vc = calloc((size_t)R * NKV * hd, 4);
     int32_t *table = malloc((size_t)S * L * 4), next = 0;
     for (int i = 0; i < S * L; i++) table[i] = -1;
     // Prefix: seq 0 rows [0, 60) into slot 2, seq 1 rows [0, 129) into slot 0.
@@ -405,7 +418,7 @@ TEST(attention_decode_matches_training_attention) {
         memcpy(rows + (size_t)i * W, qkv + ((size_t)b * T + pos[i]) * W, W * 4);
         prow[i] = table[slot[i] * L + pos[i]] = (next++ * 7919) % R;  // distinct, scattered
     }
-    O->kv_write(CX, kc, vc, rows, prow, n, NH, NKV, hd);
+    O->kv_write(CX, kc, vc, rows, prow, n, NH, NKV, hd, bf16);
     for (int t = 0; t < 40; t++) table[1 * L + t] = table[2 * L + t];  // the fork: no K/V copied
     // New rows: seq 0 rows 60..129 (70, two row blocks), seq 1 row 129 (1),
     // and slot 1 (seq 0's first 40 positions, shared) rows 40..41 (2, direct path).
@@ -418,18 +431,29 @@ TEST(attention_decode_matches_training_attention) {
         memcpy(rows + (size_t)i * W, qkv + ((size_t)b * T + pos[i]) * W, W * 4);
         prow[i] = table[slot[i] * L + pos[i]] = (next++ * 7919) % R;
     }
-    O->kv_write(CX, kc, vc, rows, prow, n, NH, NKV, hd);
+    O->kv_write(CX, kc, vc, rows, prow, n, NH, NKV, hd, bf16);
     int32_t seg_slot[3] = {2, 0, 1}, seg_pos[3] = {60, 129, 40}, seg_row[3] = {0, 70, 71}, seg_len[3] = {70, 1, 2};
     float *out = malloc((size_t)n * NH * hd * 4);
-    O->attention_decode(CX, out, rows, kc, vc, table, seg_slot, seg_pos, seg_row, seg_len, 3, NH, NKV, hd, L);
-    float *want = malloc((size_t)n * NH * hd * 4);
+    O->attention_decode(CX, out, rows, kc, vc, table, seg_slot, seg_pos, seg_row, seg_len, 3, NH, NKV, hd, L, bf16);
+    float *want = malloc((size_t)n * NH * hd * 4), *wantr = malloc((size_t)n * NH * hd * 4);
     for (int i = 0; i < n; i++) {
         int b = slot[i] == 0 ? 1 : 0;
         memcpy(want + (size_t)i * NH * hd, ref + ((size_t)b * T + pos[i]) * NH * hd, NH * hd * 4);
+        memcpy(wantr + (size_t)i * NH * hd, refr + ((size_t)b * T + pos[i]) * NH * hd, NH * hd * 4);
     }
-    CHECK(rel_err(out, want, (size_t)n * NH * hd) < 1e-6);
+    double e = rel_err(out, want, (size_t)n * NH * hd), er = rel_err(out, wantr, (size_t)n * NH * hd);
+    if (!bf16) CHECK_MSG(e < 1e-6, "float32 pool: %g", e);
+    else {
+        CHECK_MSG(er < 1e-6, "bf16 pool against bf16-rounded K/V: %g", er);
+        CHECK_MSG(e < 1e-2 && e > 1e-5, "bf16 pool against float32 K/V: %g (rounding must show, and stay small)", e);
+        printf("    bf16 pool: relative error %.2e against float32 K/V, %.2e against bf16-rounded K/V\n", e, er);
+    }
     free(qkv), free(ref), free(lse), free(kc), free(vc), free(rows), free(out), free(want), free(table);
+    free(refr), free(qkvr), free(wantr);
 }
+
+TEST(attention_decode_matches_training_attention) { decode_case(0); }
+TEST(attention_decode_bf16_pool) { decode_case(1); }
 
 TEST(swiglu_forward_backward) {
     setup();
