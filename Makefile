@@ -38,22 +38,32 @@ CFLAGS  += -std=c11 $(OPT) $(WARN) $(OPENMP) -I. $(PKG_CFLAGS) -D_GNU_SOURCE
 CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers $(OPENMP) -I. -D_GNU_SOURCE
 LDLIBS  += $(PKG_LIBS) $(if $(HAVE_CLD2),-lcld2) -lstdc++ -lm -lpthread
 LDFLAGS += $(OPENMP) $(if $(filter 1,$(SAN)),$(SANFLAGS))
-# CUDA is on when nvcc is found and there are .cu sources to build; until
-# then nothing links the CUDA runtime (it would only bloat every process).
+# CUDA is on when nvcc is found (`make NVCC=` forces a CPU-only build) and
+# there are .cu sources (model/cuda/). The runtime links statically, so the
+# binary starts on a machine without a driver and learns there is no GPU at
+# --device time; cuBLASLt is found through the toolkit's rpath.
 CU_SRCS := $(strip $(foreach l,$(LAYERS) $(STAGES),$(wildcard $(l)/*.cu $(l)/*/*.cu)))
 ifeq ($(CU_SRCS),)
 override CUDA := 0
 endif
+ifeq ($(NVCC),)
+override CUDA := 0
+endif
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(NVCC)))
+CUDA_LIB  := $(CUDA_HOME)/lib64
+NVWARN  := -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-Wno-missing-field-initializers
+NVFLAGS := -O3 -std=c++17 -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
+           -I. -DRS_CUDA=1 -DRS_CUDA_ARCH=$(CUDA_ARCH) $(NVWARN) -Xcompiler -fPIC
 ifeq ($(CUDA),1)
 CFLAGS  += -DRS_CUDA=1
-NVFLAGS := -O2 -std=c++17 -arch=sm_$(CUDA_ARCH) -I. -DRS_CUDA=1 --compiler-options -fPIC
-LDLIBS  += -L$(dir $(NVCC))../lib64 -lcudart -lcublas
+LDLIBS  += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcublasLt -lcudart_static -ldl -lrt
 endif
 
 ifeq ($(MAKELEVEL),0)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
 $(info reasoner build: $(BUILD)  CC=$(CC)  SAN=$(SAN)  CUDA=$(CUDA)  OpenMP=$(if $(OPENMP),✓,✗))
 $(info   libraries: $(foreach p,$(PKGS),$(p)$(if $(filter $(p),$(PKG_OK)),✓,✗)) cld2$(if $(HAVE_CLD2),✓,✗))
+$(if $(filter 1,$(CUDA)),$(info   cuda: ✓ $(NVCC) (sm_$(CUDA_ARCH))),$(info   cuda: ✗ nvcc not found: CUDA backend skipped, CPU only))
 endif
 endif
 
@@ -74,7 +84,7 @@ TEST_SRCS := $(wildcard tests/*/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps test test-run demo demo-smoke bench fuzz clean
+.PHONY: all deps test test-run demo demo-smoke bench fuzz clean cuda-check gpu-check
 .SECONDARY:
 all: $(BUILD)/reasoner
 
@@ -169,6 +179,17 @@ fuzz: $(FUZZ_BINS)
 	  $$f -max_total_time=$(FUZZ_SECS) -max_len=65536 -artifact_prefix=build/fuzz/$$n- build/fuzz/corpus/$$n $$(test -d fuzz/seeds/$$n && echo fuzz/seeds/$$n) \
 	    >build/fuzz/$$n.log 2>&1; rc=$$?; tail -3 build/fuzz/$$n.log; \
 	  [ $$rc -eq 0 ] || { echo "$$n failed: crash input and log in build/fuzz/"; exit 1; }; done
+
+# The CUDA sources compile with every warning an error (tests/model/test_cuda_build.sh
+# runs this in `make test`; without nvcc it says so and passes).
+cuda-check:
+	@if [ -z "$(NVCC)" ]; then echo "cuda-check: nvcc not found: skipped"; else \
+	  mkdir -p $(BUILD)/cuda-check && for f in $(CU_SRCS); do echo "  NVCC  $$f (-Werror)"; \
+	  $(NVCC) $(NVFLAGS) -c $$f -o $(BUILD)/cuda-check/$$(basename $$f).o || exit 1; done; fi
+
+# On a lent GPU machine: the one script (ARCHITECTURE.md, "CUDA backend").
+gpu-check:
+	@bash scripts/gpu-check.sh
 
 clean:
 	rm -rf build

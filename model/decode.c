@@ -301,5 +301,5 @@ int model_decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok
         o->download(m->cx, logits + (size_t)i0 * V, b.logits, (size_t)r * V * sizeof(float));
     }
     for (int i = 0; i < n; i++) kv->len[slots[i]] += ntok[i];  // rows were taken in upload_index
-    return 0;
+    return model_check(m, e);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/base.h"
+#include "model/device.h"
 #include "model/model_impl.h"
 
 // ---------------------------------------------------------------------------
@@ -124,7 +125,12 @@ Model *model_new_on(const ModelConfig *cfg, const ModelOps *ops, int flags, Err 
 }
 
 Model *model_new(const ModelConfig *cfg, int flags, Err *e) {
-    return model_new_on(cfg, model_ops_cpu(), flags, e);
+    return model_new_on(cfg, model_ops_default(), flags, e);
+}
+
+int model_check(const Model *m, Err *e) {
+    const char *why = m->ops->error ? m->ops->error(m->cx) : NULL;
+    return why ? err_set(e, "%s", why) : 0;
 }
 
 static void free_acts(Model *m) {
@@ -348,13 +354,13 @@ int model_forward_packed(Model *m, const int32_t *ids, const int32_t *seg, const
     o->embedding_forward(m->cx, m->acts[0].x_in, m->ids, mp(m, m->embed), N, C);
     for (int l = 0; l < L; l++) layer_forward(m, l, B, T, l + 1 < L ? m->acts[l + 1].x_in : m->x_out);
     o->rmsnorm_forward(m->cx, m->lnf, m->rstdf, m->x_out, mp(m, m->norm), N, C, m->cfg.rms_norm_eps);
-    if (!targets) return 0;
+    if (!targets) return model_check(m, e);
     o->upload(m->cx, m->targets, targets, (size_t)N * sizeof *targets);
     float *lp = stage(m, 0), *ent = entropy ? stage(m, 1) : NULL;
     head_forward(m, N, lp, ent);
     o->download(m->cx, logp, lp, (size_t)N * sizeof *logp);
     if (entropy) o->download(m->cx, entropy, ent, (size_t)N * sizeof *entropy);
-    return 0;
+    return model_check(m, e);
 }
 
 const float *model_hidden(const Model *m) { return m->lnf; }
