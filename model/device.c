@@ -12,6 +12,7 @@
 #endif
 
 static const ModelOps *g_default;
+static int g_index = -1;  // the CUDA device model_device_use chose
 
 const ModelOps *model_ops_default(void) { return g_default ? g_default : model_ops_cpu(); }
 
@@ -81,9 +82,22 @@ int model_device_use(const ModelDevice *d, char *desc, size_t n, Err *e) {
 #ifdef RS_CUDA
     model_cuda_set_device(index);
     g_default = model_ops_cuda();
+    g_index = index;
 #endif
     if (desc) snprintf(desc, n, "%s", buf);
     return 0;
+}
+
+int model_device_check_memory(const ModelOps *ops, size_t bytes, const char *what, Err *e) {
+#ifdef RS_CUDA
+    size_t fr = 0, tot = 0;
+    int index = g_index >= 0 ? g_index : resolve_index(-1);
+    if (ops != model_ops_cuda() || model_cuda_mem_info(index, &fr, &tot) != 0 || bytes <= fr) return 0;
+    return err_set(e, "cuda:%d: the model needs %.2f GiB (%s) and the device has %.2f GiB free of %.2f GiB", index,
+                   bytes / 1073741824.0, what, fr / 1073741824.0, tot / 1073741824.0);
+#else
+    return 0;
+#endif
 }
 
 int model_ops_tables(const ModelOps **out, int max) {
@@ -92,8 +106,9 @@ int model_ops_tables(const ModelOps **out, int max) {
 #ifdef RS_CUDA
     // Only with a GPU here, so the op tests compare CPU and CUDA on a GPU
     // machine and run the CPU table alone everywhere else.
-    if (n < max && model_device_cuda_usable(resolve_index(-1))) {
-        model_cuda_set_device(resolve_index(-1));
+    int index = g_index >= 0 ? g_index : resolve_index(-1);
+    if (n < max && model_device_cuda_usable(index)) {
+        model_cuda_set_device(index);
         out[n++] = model_ops_cuda();
     }
 #endif

@@ -40,6 +40,10 @@ const ModelOps *model_ops_default(void);
 // SXM's dense bf16 tensor-core peak at its 1830 MHz boost clock (NVIDIA's
 // data sheet; the PCIe card is lower: pass --peak-gflops there).
 #define MODEL_CUDA_PEAK_FLOPS 989.4e12
+// Before a model is allocated on ops: 0 when its device has `bytes` free
+// (always for the CPU), else -1 with "cuda:0 (NVIDIA ...): the model needs
+// 12.3 GiB (weights, gradients, AdamW moments), 8.0 GiB free".
+int model_device_check_memory(const ModelOps *ops, size_t bytes, const char *what, Err *e);
 // 1 when this binary was built with the CUDA backend (nvcc was found).
 int model_device_cuda_built(void);
 // 1 when the CUDA backend is built and device `index` is usable now.

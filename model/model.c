@@ -112,6 +112,11 @@ Model *model_new_on(const ModelConfig *cfg, const ModelOps *ops, int flags, Err 
     m->qkv_w = (cfg->num_attention_heads + 2 * cfg->num_key_value_heads) * cfg->head_dim;
     m->chunk = model_logits_chunk(cfg);
     build_table(m);
+    // On a device, say so before allocating when the model cannot fit.
+    int train = (flags & MODEL_GRADS) != 0;
+    if (model_device_check_memory(ops, m->nparams * sizeof(float) * (train ? 4 : 1),
+                                  train ? "weights, gradients and AdamW moments in fp32" : "fp32 weights", e) != 0)
+        return model_free(m), NULL;
     carve(m);
     for (int i = 0; i < m->ntensors; i++)  // norms start at 1, as in HF
         if (strstr(m->tensors[i].name, "norm.weight")) {

@@ -666,20 +666,21 @@ static __global__ void attn_forward_kernel(float *out, float *lse, const float *
     if (lane == 0) lse[((size_t)b * NH + h) * T + t] = m + logf(l);
 }
 
-// D[b, h, t] = sum_c dO o O: one warp per (b, t, h).
+// D[b, h, t] = sum_c dO o O: one warp per (b, t, h), grid-stride.
 static __global__ void attn_rowdot_kernel(float *D, const float *dout, const float *out, int B, int T, int NH,
                                           int hd) {
-    size_t wid = (blockIdx.x * (size_t)blockDim.x + threadIdx.x) / 32;
+    size_t nwarps = (size_t)gridDim.x * blockDim.x / 32, rows = (size_t)B * T * NH;
     int lane = threadIdx.x % 32;
-    if (wid >= (size_t)B * T * NH) return;
-    int h = (int)(wid % NH);
-    size_t bt = wid / NH;
-    int b = (int)(bt / T), t = (int)(bt % T);
-    const float *g = dout + bt * NH * hd + h * hd, *o = out + bt * NH * hd + h * hd;
-    float s = 0.0f;
-    for (int c = lane; c < hd; c += 32) s += g[c] * o[c];
-    s = warp_sum(s);
-    if (lane == 0) D[((size_t)b * NH + h) * T + t] = s;
+    for (size_t wid = (blockIdx.x * (size_t)blockDim.x + threadIdx.x) / 32; wid < rows; wid += nwarps) {
+        int h = (int)(wid % NH);
+        size_t bt = wid / NH;
+        int b = (int)(bt / T), t = (int)(bt % T);
+        const float *g = dout + bt * NH * hd + h * hd, *o = out + bt * NH * hd + h * hd;
+        float s = 0.0f;
+        for (int c = lane; c < hd; c += 32) s += g[c] * o[c];
+        s = warp_sum(s);
+        if (lane == 0) D[((size_t)b * NH + h) * T + t] = s;
+    }
 }
 
 // dQ per query row: dS = P (dO V^T - D) / sqrt(hd); dQ = dS K (overwrites
@@ -1193,7 +1194,11 @@ extern "C" int model_cuda_probe(int index, char *desc, size_t n) {
     return 0;
 }
 
-extern "C" void model_cuda_set_device(int index) { g_device = index; }
+// Also makes it current for the calling thread (the one that will run the ops).
+extern "C" void model_cuda_set_device(int index) {
+    g_device = index;
+    if (cudaSetDevice(index) != cudaSuccess) cudaGetLastError();  // ctx_new reports it
+}
 
 static const ModelOps CUDA_OPS = {
     /* name */ "cuda",
