@@ -16,6 +16,7 @@ CC      ?= cc
 CXX     ?= c++
 SAN     ?= 0
 BUILD   ?= $(if $(filter 1,$(SAN)),build/san,build)
+EMU     := $(BUILD)/cuda_emu
 
 NVCC    := $(shell command -v nvcc 2>/dev/null)
 CUDA    ?= $(if $(NVCC),1,0)
@@ -145,7 +146,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: $(BUILD)/reasoner $(TEST_BINS)
+test-run: $(BUILD)/reasoner $(TEST_BINS) $(if $(filter 1,$(SAN)),,$(EMU)/test_ops_emu)
 	@BUILD=$(BUILD) bash scripts/run-tests.sh $(TEST_BINS) $(wildcard tests/*/test_*.sh)
 
 demo: deps
@@ -186,6 +187,18 @@ cuda-check:
 	@if [ -z "$(NVCC)" ]; then echo "cuda-check: nvcc not found: skipped"; else \
 	  mkdir -p $(BUILD)/cuda-check && for f in $(CU_SRCS); do echo "  NVCC  $$f (-Werror)"; \
 	  $(NVCC) $(NVFLAGS) -c $$f -o $(BUILD)/cuda-check/$$(basename $$f).o || exit 1; done; fi
+
+# The CUDA kernels on the CPU, without nvcc (tests/model/cuda_emu/emu.h):
+# test_ops.c against an emulated CUDA table; tests/model/test_cuda_emu.sh runs it.
+$(EMU)/ops_cuda_emu.cc: model/cuda/ops_cuda.cu tests/model/cuda_emu/gen.py
+	@mkdir -p $(dir $@)
+	@python3 tests/model/cuda_emu/gen.py $< $@
+$(EMU)/ops_cuda_emu.o: $(EMU)/ops_cuda_emu.cc tests/model/cuda_emu/emu.h model/cuda/cuda.h model/ops.h
+	@echo "  CXX   $< (CUDA emulated on the CPU)"
+	@$(CXX) -std=c++20 -O2 -g -U_FORTIFY_SOURCE -I. -Wall -Wno-unknown-pragmas -Wno-unused-parameter -Wno-unused-variable -c $< -o $@
+$(EMU)/test_ops_emu: tests/model/test_ops.c tests/test.h $(EMU)/ops_cuda_emu.o $(call libs_upto,model)
+	@echo "  TEST  $@"
+	@$(CC) $(CFLAGS) -Dmodel_ops_tables=emu_ops_tables $< $(EMU)/ops_cuda_emu.o $(call libs_upto,model) $(LDFLAGS) $(LDLIBS) -pthread -o $@
 
 # On a lent GPU machine: the one script (ARCHITECTURE.md, "CUDA backend").
 gpu-check:

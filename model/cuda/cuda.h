@@ -6,11 +6,11 @@
 #pragma once
 #include <stddef.h>
 
-#include "model/ops.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "model/ops.h"
 
 // Describe device `index` into desc (name, memory, compute capability).
 // Returns 0 when it exists and can run this build's kernels (sm_90 code);

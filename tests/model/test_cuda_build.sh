@@ -12,7 +12,8 @@ else
   echo "skip nvcc -Werror compile: nvcc not found (no CUDA toolkit on this machine)"
 fi
 # What make prints about CUDA when nvcc is absent: one line, and no .cu in the build.
-run "make NVCC= explains the skip in one line" 0 make --no-print-directory -n NVCC= BUILD="$T/nocuda" all
+# (outside any make: the summary is printed at the top level only)
+run "make NVCC= explains the skip in one line" 0 env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS make --no-print-directory -n NVCC= BUILD="$T/nocuda" all
 check "one 'cuda:' line saying it is skipped" '[ "$(grep -c "cuda: ✗ nvcc not found: CUDA backend skipped" "$T/out")" = 1 ]'
 check "no nvcc command in the plan" '! grep -q "ops_cuda.cu" "$T/out"'
 finish
