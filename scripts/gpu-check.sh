@@ -10,6 +10,7 @@
 #                tests/policy's RL test (reward rises, first ratio exactly 1.0)
 #   bench        training-step MFU on `base` at T=1024 against 989.4 TFLOP/s (H100 SXM
 #                dense bf16), decode at batch 1 against the HBM floor, batch-256 tokens/s
+#   rl_step      one RL step on `base` (G 16, 64 prompts, 512 new tokens): sampling, grading, update
 # Each section runs under its own timeout and a shared deadline; a failure is
 # recorded and the next section still runs. Everything lands in one JSON:
 #   ${OUT:-out/gpu-check}/gpu-check.json   (logs beside it, in logs/)
@@ -187,6 +188,25 @@ bench() {
 }
 export -f bench
 section bench 150 bench
+# --- one RL step at the issue's shape (base preset, random weights): G = 16,
+# 64 prompts, 512 new tokens; wall time split into sampling, grading, update.
+rl_step() {
+  local W=$OUT/pretrain R=$BUILD/reasoner
+  [ -d "$W/shards" ] || { echo "needs the pretrain section's shards"; return 1; }
+  "$R" pretrain --data "$W/shards" --model-config base --out "$OUT/rl_base" --steps 1 --batch-size 1 --seq-len 64 \
+    --seed 1 --quiet --device cuda >/dev/null || return 1
+  "$R" problems gen arith --n 1000 --seed 31 --split train --digits 2 --steps 1 --ops +- -o "$OUT/rl_problems.jsonl" || return 1
+  "$R" rl --model "$OUT/rl_base/final" --problems "$OUT/rl_problems.jsonl" --out "$OUT/rl" --farm local:4 --steps 1 \
+    -G 16 -P 64 --max-tokens 512 --seed 1 --quiet --device cuda | tee "$OUT/rl_step.txt" || return 1
+  python3 - "$OUT/rl_step.txt" "$OUT/rl_step.detail.json" <<'PY'
+import json, sys
+res = dict(l.split(": ", 1) for l in open(sys.argv[1]).read().splitlines() if ": " in l)
+json.dump(res, open(sys.argv[2], "w"))
+PY
+}
+export -f rl_step
+section rl_step 120 rl_step
+
 # The clocks while the machine is warm: the MFU denominator assumes the
 # 1830 MHz boost clock of the H100 SXM (989.4 TFLOP/s dense bf16).
 if command -v nvidia-smi >/dev/null 2>&1; then
