@@ -1,6 +1,7 @@
-// ops.h: the op table the transformer is written against. Each backend (CPU
-// now: C11 + OpenMP + cblas_sgemm; CUDA later: cuBLAS + kernels, bf16
-// compute) fills one ModelOps with the same signatures; the model code never
+// ops.h: the op table the transformer is written against. Each backend (CPU:
+// C11 + OpenMP + cblas_sgemm; CUDA, model/cuda/: cuBLASLt bf16 products and
+// own kernels, ARCHITECTURE.md "CUDA backend") fills one ModelOps with the
+// same signatures; the model code never
 // touches a backend directly. The CPU op is the specification: a CUDA op is
 // checked against it per element on random inputs.
 //
@@ -175,7 +176,7 @@ typedef struct ModelOps {
 const ModelOps *model_ops_cpu(void);
 
 // Every op table this build can run here: the CPU table, then (RS_CUDA builds
-// with a usable device, model/device.h) the CUDA one. tests/model/test_ops.c runs each test
-// over all of them, as llama.cpp's test-backend-ops does. Writes up to max
+// with a usable device, model/device.h) the CUDA one. tests/model/test_ops.c
+// runs each test over all of them, as llama.cpp's test-backend-ops does. Writes up to max
 // tables to out; returns how many there are.
 int model_ops_tables(const ModelOps **out, int max);

@@ -444,9 +444,9 @@ static __global__ void fill_rows_kernel(float *out, const float *bias, int N, in
         out[i] = bias[i % OC];
 }
 
-// The operand as the matmul reads it: x itself (fp32 mode) or its bf16 copy in slot k.
-static const void *operand(OpCtx *cx, int k, const float *x, size_t n) {
-    if (!cx->bf16) return x;
+// The operand as the matmul reads it: x itself (fp32) or its bf16 copy in slot k.
+static const void *operand(OpCtx *cx, int k, const float *x, size_t n, int bf16) {
+    if (!bf16) return x;
     __nv_bfloat16 *d = (__nv_bfloat16 *)slot(cx, k, n * sizeof(__nv_bfloat16));
     to_bf16_kernel<<<blocks_for(n, 256), 256, 0, cx->stream>>>(d, x, n);
     launched(cx, "to_bf16_kernel");
@@ -467,16 +467,22 @@ static int lt_ok(OpCtx *cx, const char *what, cublasStatus_t s) {
     return -1;
 }
 
-// Column-major C (m, n) = op(A) op(B) + beta C, fp32 C, A and B in the
-// context's operand type, fp32 accumulation.
-static void lt_matmul(OpCtx *cx, const char *what, int ta, int tb, int m, int n, int k, const void *A, int lda,
-                      const void *B, int ldb, float beta, float *C, int ldc) {
+// bf16 operands when the context wants them and every leading dimension of
+// a bf16 operand is a multiple of 8 elements (16 bytes: what the tensor-core
+// kernels need); other shapes, rare (odd test sizes), run in fp32. The choice
+// depends on the shape only, so a shape always rounds the same way.
+static int use_bf16(const OpCtx *cx, int lda, int ldb) { return cx->bf16 && lda % 8 == 0 && ldb % 8 == 0; }
+
+// Column-major C (m, n) = op(A) op(B) + beta C, fp32 C, A and B in bf16
+// (bf16 = 1) or fp32, fp32 accumulation.
+static void lt_matmul(OpCtx *cx, const char *what, int bf16, int ta, int tb, int m, int n, int k, const void *A,
+                      int lda, const void *B, int ldb, float beta, float *C, int ldc) {
     if (m <= 0 || n <= 0 || cx->err[0]) return;
     if (k <= 0) {  // nothing to multiply: C = beta C
         if (beta == 0.0f) cuda_ok(cx, what, cudaMemsetAsync(C, 0, (size_t)ldc * n * sizeof(float), cx->stream));
         return;
     }
-    cudaDataType_t ab = cx->bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    cudaDataType_t ab = bf16 ? CUDA_R_16BF : CUDA_R_32F;
     cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasLtMatmulDesc_t op = NULL;
     cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
@@ -490,7 +496,7 @@ static void lt_matmul(OpCtx *cx, const char *what, int ta, int tb, int m, int n,
              lt_ok(cx, what, cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, m, n, ldc)) == 0;
     // One algorithm per shape, alignment and operand type, chosen once:
     // the same shape always runs the same code (deterministic results).
-    uint64_t key[8] = {(uint64_t)ta | (uint64_t)tb << 1 | (uint64_t)(beta != 0.0f) << 2 | (uint64_t)cx->bf16 << 3,
+    uint64_t key[8] = {(uint64_t)ta | (uint64_t)tb << 1 | (uint64_t)(beta != 0.0f) << 2 | (uint64_t)bf16 << 3,
                        (uint64_t)m, (uint64_t)n, (uint64_t)k, (uint64_t)lda << 32 | (uint64_t)ldb, (uint64_t)ldc,
                        aa << 32 | ab_, ac};
     const cublasLtMatmulAlgo_t *algo = NULL;
@@ -540,22 +546,24 @@ static void cuda_matmul_forward(OpCtx *cx, float *out, const float *inp, const f
         fill_rows_kernel<<<blocks_for((size_t)N * OC, 256), 256, 0, cx->stream>>>(out, bias, N, OC);
         launched(cx, "fill_rows_kernel (bias)");
     }
-    const void *A = operand(cx, SLOT_A, w, (size_t)OC * IC), *B = operand(cx, SLOT_B, inp, (size_t)N * IC);
-    // out^T (OC, N) = w^T... in column-major: A = w as (IC, OC) transposed, B = inp as (IC, N).
-    lt_matmul(cx, "matmul_forward (cublasLtMatmul)", 1, 0, OC, N, IC, A, IC, B, IC, bias ? 1.0f : 0.0f, out, OC);
+    int bf = use_bf16(cx, IC, IC);
+    const void *A = operand(cx, SLOT_A, w, (size_t)OC * IC, bf), *B = operand(cx, SLOT_B, inp, (size_t)N * IC, bf);
+    // out^T (OC, N) = op(A) B with A = w seen as (IC, OC) and transposed, B = inp seen as (IC, N).
+    lt_matmul(cx, "matmul_forward (cublasLtMatmul)", bf, 1, 0, OC, N, IC, A, IC, B, IC, bias ? 1.0f : 0.0f, out, OC);
 }
 
 static void cuda_matmul_backward(OpCtx *cx, float *dinp, float *dw, float *dbias, const float *dout,
                                  const float *inp, const float *w, int N, int IC, int OC) {
     if (N <= 0) return;
-    const void *G = operand(cx, SLOT_C, dout, (size_t)N * OC);
+    int bf = use_bf16(cx, IC, OC);
+    const void *G = operand(cx, SLOT_C, dout, (size_t)N * OC, bf);
     if (dinp) {  // dinp^T (IC, N) = w (IC, OC) col-major x dout^T (OC, N)
-        const void *A = operand(cx, SLOT_A, w, (size_t)OC * IC);
-        lt_matmul(cx, "matmul_backward dinp (cublasLtMatmul)", 0, 0, IC, N, OC, A, IC, G, OC, 0.0f, dinp, IC);
+        const void *A = operand(cx, SLOT_A, w, (size_t)OC * IC, bf);
+        lt_matmul(cx, "matmul_backward dinp (cublasLtMatmul)", bf, 0, 0, IC, N, OC, A, IC, G, OC, 0.0f, dinp, IC);
     }
     if (dw) {  // dw^T (IC, OC) += inp^T (IC, N) x dout (N, OC)
-        const void *B = operand(cx, SLOT_B, inp, (size_t)N * IC);
-        lt_matmul(cx, "matmul_backward dw (cublasLtMatmul)", 0, 1, IC, OC, N, B, IC, G, OC, 1.0f, dw, IC);
+        const void *B = operand(cx, SLOT_B, inp, (size_t)N * IC, bf);
+        lt_matmul(cx, "matmul_backward dw (cublasLtMatmul)", bf, 0, 1, IC, OC, N, B, IC, G, OC, 1.0f, dw, IC);
     }
     if (dbias) colsum_add(cx, dbias, dout, NULL, NULL, N, OC, 0, "matmul_backward dbias (colsum kernels)");
 }
