@@ -12,7 +12,9 @@
 #endif
 
 static const ModelOps *g_default;
+#ifdef RS_CUDA
 static int g_index = -1;  // the CUDA device model_device_use chose
+#endif
 
 const ModelOps *model_ops_default(void) { return g_default ? g_default : model_ops_cpu(); }
 

@@ -5,9 +5,10 @@
 source tests/lib.sh
 B=${BUILD:-build}
 if command -v nvcc >/dev/null 2>&1; then
-  run "model/cuda/*.cu compile with nvcc -Werror" 0 make --no-print-directory -s cuda-check BUILD="$B"
+  # Outside the calling make (which may have said NVCC=): nvcc from PATH.
+  run "model/cuda/*.cu compile with nvcc -Werror" 0 env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS \
+    make --no-print-directory -s cuda-check BUILD="$B"
   check "the objects exist" 'ls "$B"/cuda-check/*.o >/dev/null'
-  check "the binary links the CUDA backend" 'nm "$R" 2>/dev/null | grep -q model_ops_cuda || ! nm "$R" >/dev/null 2>&1'
 else
   echo "skip nvcc -Werror compile: nvcc not found (no CUDA toolkit on this machine)"
 fi
