@@ -42,7 +42,7 @@ LDFLAGS += $(OPENMP) $(if $(filter 1,$(SAN)),$(SANFLAGS))
 # CUDA is on when nvcc is found (`make NVCC=` forces a CPU-only build) and
 # there are .cu sources (model/cuda/). The runtime links statically, so the
 # binary starts on a machine without a driver and learns there is no GPU at
-# --device time; cuBLASLt is found through the toolkit's rpath.
+# --device time; cuBLASLt is loaded (dlopen) by the first CUDA context.
 CU_SRCS := $(strip $(foreach l,$(LAYERS) $(STAGES),$(wildcard $(l)/*.cu $(l)/*/*.cu)))
 ifeq ($(CU_SRCS),)
 override CUDA := 0
@@ -54,10 +54,10 @@ CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(NVCC)))
 CUDA_LIB  := $(CUDA_HOME)/lib64
 NVWARN  := -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-Wno-missing-field-initializers
 NVFLAGS := -O3 -std=c++17 -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
-           -I. -DRS_CUDA=1 -DRS_CUDA_ARCH=$(CUDA_ARCH) $(NVWARN) -Xcompiler -fPIC
+           -I. -DRS_CUDA=1 -DRS_CUDA_ARCH=$(CUDA_ARCH) -DRS_CUDA_LIB='"$(CUDA_LIB)"' $(NVWARN) -Xcompiler -fPIC
 ifeq ($(CUDA),1)
 CFLAGS  += -DRS_CUDA=1
-LDLIBS  += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcublasLt -lcudart_static -ldl -lrt
+LDLIBS  += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudart_static -ldl -lrt
 endif
 
 ifeq ($(MAKELEVEL),0)

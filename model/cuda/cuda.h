@@ -12,7 +12,8 @@ extern "C" {
 
 #include "model/ops.h"
 
-// Describe device `index` into desc (name, memory, compute capability).
+// Describe device `index` into desc (name, compute capability, memory). It
+// creates no CUDA context (the process stays small until a model is made).
 // Returns 0 when it exists and can run this build's kernels (sm_90 code);
 // -1 otherwise, with the reason in desc (no driver, no device, index out of
 // range, too old). Never aborts: a binary built with CUDA runs on machines

@@ -60,7 +60,7 @@ def main():
     for h in ("#include <cublasLt.h>\n", "#include <cuda_bf16.h>\n", "#include <cuda_runtime.h>\n"):
         assert h in src, h
         src = src.replace(h, "")
-    src = '#include "tests/model/cuda_emu/emu.h"\n' + src
+    src = '#define RS_CUDA_EMU 1\n#include "tests/model/cuda_emu/emu.h"\n' + src
     n = src.count("extern __shared__ float sm[];")
     assert n >= 4, n
     src = src.replace("extern __shared__ float sm[];", "float *sm = emu_dyn_smem;")
