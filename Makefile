@@ -64,7 +64,7 @@ ifeq ($(MAKELEVEL),0)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
 $(info reasoner build: $(BUILD)  CC=$(CC)  SAN=$(SAN)  CUDA=$(CUDA)  OpenMP=$(if $(OPENMP),✓,✗))
 $(info   libraries: $(foreach p,$(PKGS),$(p)$(if $(filter $(p),$(PKG_OK)),✓,✗)) cld2$(if $(HAVE_CLD2),✓,✗))
-$(if $(filter 1,$(CUDA)),$(info   cuda: ✓ $(NVCC) (sm_$(CUDA_ARCH))),$(info   cuda: ✗ nvcc not found: CUDA backend skipped, CPU only))
+$(if $(filter 1,$(CUDA)),$(info   cuda: ✓ $(NVCC) (sm_$(CUDA_ARCH))),$(info   cuda: ✗ $(if $(NVCC),CUDA=0,nvcc not found): CUDA backend skipped, CPU only))
 endif
 endif
 
