@@ -200,6 +200,13 @@ $(EMU)/test_ops_emu: tests/model/test_ops.c tests/test.h $(EMU)/ops_cuda_emu.o $
 	@echo "  TEST  $@"
 	@$(CC) $(CFLAGS) -Dmodel_ops_tables=emu_ops_tables $< $(EMU)/ops_cuda_emu.o $(call libs_upto,model) $(LDFLAGS) $(LDLIBS) -pthread -o $@
 
+# Any test program on the emulated CUDA table (slow: minutes; not in make test):
+#   make build/cuda_emu/pretrain/test_train && RS_TEST_DEVICE=cuda build/cuda_emu/pretrain/test_train
+$(EMU)/%: tests/%.c tests/test.h $(EMU)/ops_cuda_emu.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@ (CUDA emulated)"
+	@$(CC) $(CFLAGS) $< $(EMU)/ops_cuda_emu.o $(ALL_LIBS) $(LDFLAGS) $(LDLIBS) -o $@
+
 # On a lent GPU machine: the one script (ARCHITECTURE.md, "CUDA backend").
 gpu-check:
 	@bash scripts/gpu-check.sh
