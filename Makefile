@@ -17,6 +17,7 @@ CC      ?= cc
 CXX     ?= c++
 SAN     ?= 0
 BUILD   ?= $(if $(filter 1,$(SAN)),build/san,build)
+EMU     := $(BUILD)/cuda_emu
 
 NVCC    := $(shell command -v nvcc 2>/dev/null)
 CUDA    ?= $(if $(NVCC),1,0)
@@ -39,22 +40,32 @@ CFLAGS  += -std=c11 $(OPT) $(WARN) $(OPENMP) -I. $(PKG_CFLAGS) -D_GNU_SOURCE
 CXXFLAGS += -std=c++17 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers $(OPENMP) -I. -D_GNU_SOURCE
 LDLIBS  += $(PKG_LIBS) $(if $(HAVE_CLD2),-lcld2) -lstdc++ -lm -lpthread
 LDFLAGS += $(OPENMP) $(if $(filter 1,$(SAN)),$(SANFLAGS))
-# CUDA is on when nvcc is found and there are .cu sources to build; until
-# then nothing links the CUDA runtime (it would only bloat every process).
+# CUDA is on when nvcc is found (`make NVCC=` forces a CPU-only build) and
+# there are .cu sources (model/cuda/). The runtime links statically, so the
+# binary starts on a machine without a driver and learns there is no GPU at
+# --device time; cuBLASLt is loaded (dlopen) by the first CUDA context.
 CU_SRCS := $(strip $(foreach l,$(LAYERS) $(STAGES),$(wildcard $(l)/*.cu $(l)/*/*.cu)))
 ifeq ($(CU_SRCS),)
 override CUDA := 0
 endif
+ifeq ($(NVCC),)
+override CUDA := 0
+endif
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(NVCC)))
+CUDA_LIB  := $(CUDA_HOME)/lib64
+NVWARN  := -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-Wno-missing-field-initializers
+NVFLAGS := -O3 -std=c++17 -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
+           -I. -DRS_CUDA=1 -DRS_CUDA_ARCH=$(CUDA_ARCH) -DRS_CUDA_LIB='"$(CUDA_LIB)"' $(NVWARN) -Xcompiler -fPIC
 ifeq ($(CUDA),1)
 CFLAGS  += -DRS_CUDA=1
-NVFLAGS := -O2 -std=c++17 -arch=sm_$(CUDA_ARCH) -I. -DRS_CUDA=1 --compiler-options -fPIC
-LDLIBS  += -L$(dir $(NVCC))../lib64 -lcudart -lcublas
+LDLIBS  += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudart_static -ldl -lrt
 endif
 
 ifeq ($(MAKELEVEL),0)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
 $(info reasoner build: $(BUILD)  CC=$(CC)  SAN=$(SAN)  CUDA=$(CUDA)  OpenMP=$(if $(OPENMP),✓,✗))
 $(info   libraries: $(foreach p,$(PKGS),$(p)$(if $(filter $(p),$(PKG_OK)),✓,✗)) cld2$(if $(HAVE_CLD2),✓,✗))
+$(if $(filter 1,$(CUDA)),$(info   cuda: ✓ $(NVCC) (sm_$(CUDA_ARCH))),$(info   cuda: ✗ $(if $(NVCC),CUDA=0,nvcc not found): CUDA backend skipped, CPU only))
 endif
 endif
 
@@ -75,7 +86,7 @@ TEST_SRCS := $(wildcard tests/*/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps test test-run demo demo-smoke demo-seeds bench fuzz clean
+.PHONY: all deps test test-run demo demo-smoke demo-seeds bench fuzz clean cuda-check gpu-check
 .SECONDARY:
 all: $(BUILD)/reasoner
 
@@ -136,7 +147,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: $(BUILD)/reasoner $(TEST_BINS)
+test-run: $(BUILD)/reasoner $(TEST_BINS) $(if $(filter 1,$(SAN)),,$(EMU)/test_ops_emu)
 	@BUILD=$(BUILD) bash scripts/run-tests.sh $(TEST_BINS) $(wildcard tests/*/test_*.sh)
 
 demo: deps
@@ -176,6 +187,36 @@ fuzz: $(FUZZ_BINS)
 	  $$f -max_total_time=$(FUZZ_SECS) -max_len=65536 -artifact_prefix=build/fuzz/$$n- build/fuzz/corpus/$$n $$(test -d fuzz/seeds/$$n && echo fuzz/seeds/$$n) \
 	    >build/fuzz/$$n.log 2>&1; rc=$$?; tail -3 build/fuzz/$$n.log; \
 	  [ $$rc -eq 0 ] || { echo "$$n failed: crash input and log in build/fuzz/"; exit 1; }; done
+
+# The CUDA sources compile with every warning an error (tests/model/test_cuda_build.sh
+# runs this in `make test`; without nvcc it says so and passes).
+cuda-check:
+	@if [ -z "$(NVCC)" ]; then echo "cuda-check: nvcc not found: skipped"; else \
+	  mkdir -p $(BUILD)/cuda-check && for f in $(CU_SRCS); do echo "  NVCC  $$f (-Werror)"; \
+	  $(NVCC) $(NVFLAGS) -c $$f -o $(BUILD)/cuda-check/$$(basename $$f).o || exit 1; done; fi
+
+# The CUDA kernels on the CPU, without nvcc (tests/model/cuda_emu/emu.h):
+# test_ops.c against an emulated CUDA table; tests/model/test_cuda_emu.sh runs it.
+$(EMU)/ops_cuda_emu.cc: model/cuda/ops_cuda.cu tests/model/cuda_emu/gen.py
+	@mkdir -p $(dir $@)
+	@python3 tests/model/cuda_emu/gen.py $< $@
+$(EMU)/ops_cuda_emu.o: $(EMU)/ops_cuda_emu.cc tests/model/cuda_emu/emu.h model/cuda/cuda.h model/ops.h
+	@echo "  CXX   $< (CUDA emulated on the CPU)"
+	@$(CXX) -std=c++20 -O2 -g -U_FORTIFY_SOURCE -I. -Wall -Wno-unknown-pragmas -Wno-unused-parameter -Wno-unused-variable -c $< -o $@
+$(EMU)/test_ops_emu: tests/model/test_ops.c tests/test.h $(EMU)/ops_cuda_emu.o $(call libs_upto,model)
+	@echo "  TEST  $@"
+	@$(CC) $(CFLAGS) -Dmodel_ops_tables=emu_ops_tables $< $(EMU)/ops_cuda_emu.o $(call libs_upto,model) $(LDFLAGS) $(LDLIBS) -pthread -o $@
+
+# Any test program on the emulated CUDA table (slow: minutes; not in make test):
+#   make build/cuda_emu/pretrain/test_train && RS_TEST_DEVICE=cuda build/cuda_emu/pretrain/test_train
+$(EMU)/%: tests/%.c tests/test.h $(EMU)/ops_cuda_emu.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@ (CUDA emulated)"
+	@$(CC) $(CFLAGS) $< $(EMU)/ops_cuda_emu.o $(ALL_LIBS) $(LDFLAGS) $(LDLIBS) -o $@
+
+# On a lent GPU machine: the one script (ARCHITECTURE.md, "CUDA backend").
+gpu-check:
+	@bash scripts/gpu-check.sh
 
 clean:
 	rm -rf build

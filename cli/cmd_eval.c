@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/device_flag.h"
 #include "common/args.h"
 #include "common/base.h"
 #include "common/fsutil.h"
@@ -12,7 +13,7 @@
 #include "tokenizer/chat.h"
 
 typedef struct {
-    const char *model, *out, *farm, *system, *templates, *few_shot_from, *plugins_dir, *chat_format;
+    const char *model, *out, *farm, *system, *templates, *few_shot_from, *plugins_dir, *chat_format, *device;
     ArgList problems, plugins;
     int k, top_k, max_tokens, batch, chat, few_shot, limit, skip_bad, kv_bf16;
     double temperature, top_p, timeout;
@@ -150,6 +151,7 @@ int cmd_eval(int argc, char **argv) {
         {"plugin", 0, ARG_LIST, &a.plugins, "NAME=PATH", "external verifier program"},
         {"plugins", 0, ARG_STR, &a.plugins_dir, "DIR", "folder of verifier programs"},
         {"out", 'o', ARG_STR, &a.out, "DIR", "writes samples.jsonl, summary.json, report.html"},
+        {"device", 0, ARG_STR, &a.device, "DEV", DEVICE_FLAG_HELP},
     };
     ArgCmd cmd = {.name = "reasoner eval",
                   .summary = "Sample K answers per problem, grade them through the verifier farm, and report avg@k, "
@@ -164,7 +166,8 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "reasoner eval: -k must be at least 1\n");
         rc = ARGS_USAGE;
     }
-    if (rc == ARGS_OK) rc = run(&a);
+    if (rc == ARGS_OK && cli_device_use("reasoner eval", a.device) != 0) rc = 1;
+    else if (rc == ARGS_OK) rc = run(&a);
     else rc = ARGS_EXIT_CODE(rc);
     args_list_free(&a.problems);
     args_list_free(&a.plugins);

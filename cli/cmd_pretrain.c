@@ -45,6 +45,7 @@ int cmd_pretrain(int argc, char **argv) {
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
     TRAIN_FLAGS_TO(tf, c);
+    if (cli_device_use("reasoner pretrain", tf.device) != 0) return 1;
     PretrainResult r;
     Err err = {{0}};
     if (pretrain_run(&c, &r, &err) != 0) {

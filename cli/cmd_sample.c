@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/device_flag.h"
 #include "common/args.h"
 #include "common/base.h"
 #include "common/fsutil.h"
@@ -61,7 +62,7 @@ int cmd_sample(int argc, char **argv) {
     o.top_k = 40;
     o.max_new_tokens = 128;
     o.batch = 1;
-    const char *model = NULL, *prompt = "";
+    const char *model = NULL, *prompt = "", *device = NULL;
     double temperature = 0.8, top_p = 0.95;
     int64_t seed = 0;
     int threads = 0, echo = 1, stop = 1;
@@ -76,6 +77,7 @@ int cmd_sample(int argc, char **argv) {
         {"stop-at-eot", 0, ARG_FLAG, &stop, NULL, "stop at the end of text (generation_config.json eos ids, else <|endoftext|>)"},
         {"echo", 0, ARG_FLAG, &echo, NULL, "print the prompt before the continuation"},
         {"threads", 'j', ARG_INT, &threads, "N", "OpenMP threads (0: all cores)"},
+        {"device", 0, ARG_STR, &device, "DEV", DEVICE_FLAG_HELP},
     };
     ArgCmd cmd = {.name = "reasoner sample",
                   .summary = "Continue a prompt with a model, streaming the text to stdout.",
@@ -90,6 +92,7 @@ int cmd_sample(int argc, char **argv) {
         return 2;
     }
     if (threads > 0) omp_set_num_threads(threads);
+    if (cli_device_use("reasoner sample", device) != 0) return 1;
     o.temperature = (float)temperature;
     o.top_p = (float)top_p;
     Err err = {{0}};

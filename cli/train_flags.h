@@ -6,16 +6,17 @@
 #pragma once
 #include <omp.h>
 
+#include "cli/device_flag.h"
 #include "common/args.h"
 
 typedef struct TrainFlags {
-    const char *resume, *schedule;
+    const char *resume, *schedule, *device;
     double lr, min_lr, weight_decay, clip, time_budget, peak_gflops;
     int64_t warmup, steps, eval_every, save_every, seed;
     int threads, quiet;
 } TrainFlags;
 
-enum { TRAIN_FLAGS_N = 15 };
+enum { TRAIN_FLAGS_N = 16 };
 
 // The specs given before the first unused (zeroed) slot.
 static inline int args_count(const ArgSpec *specs) {
@@ -43,6 +44,7 @@ static inline int train_flags_add(ArgSpec *specs, int n, TrainFlags *f) {
         {"threads", 'j', ARG_INT, &f->threads, "N", "OpenMP threads (0: all cores)"},
         {"peak-gflops", 0, ARG_FLOAT, &f->peak_gflops, "X", "MFU denominator (0: the best kernels' sgemm peak, measured)"},
         {"quiet", 'q', ARG_FLAG, &f->quiet, NULL, "no progress bar or log lines"},
+        {"device", 0, ARG_STR, &f->device, "DEV", DEVICE_FLAG_HELP},
     };
     for (int i = 0; i < TRAIN_FLAGS_N; i++) specs[n++] = add[i];
     return n;
@@ -50,6 +52,7 @@ static inline int train_flags_add(ArgSpec *specs, int n, TrainFlags *f) {
 
 // The flags' defaults from a stage config c, and back into it after parsing
 // (every stage config names these fields alike); TO also applies --threads.
+// --device is applied by the command (cli_device_use): it can fail.
 #define TRAIN_FLAGS_FROM(c)                                                                                  \
     ((TrainFlags){.schedule = (c).schedule, .lr = (c).lr, .min_lr = (c).min_lr, .weight_decay = (c).weight_decay, \
                   .clip = (c).clip, .warmup = (c).warmup, .steps = (c).steps, .eval_every = (c).eval_every,    \

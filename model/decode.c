@@ -396,7 +396,7 @@ static int decode(Model *m, KVCache *kv, int n, const int *slots, const int *nto
     }
     free(sh);
     for (int i = 0; i < n; i++) kv->len[slots[i]] += ntok[i];  // rows were taken in upload_index
-    return 0;
+    return model_check(m, e);
 }
 
 int model_decode(Model *m, KVCache *kv, int n, const int *slots, const int *ntok, const int32_t *tokens,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/base.h"
+#include "model/device.h"
 #include "model/model_impl.h"
 
 // ---------------------------------------------------------------------------
@@ -111,6 +112,11 @@ Model *model_new_on(const ModelConfig *cfg, const ModelOps *ops, int flags, Err 
     m->qkv_w = (cfg->num_attention_heads + 2 * cfg->num_key_value_heads) * cfg->head_dim;
     m->chunk = model_logits_chunk(cfg);
     build_table(m);
+    // On a device, say so before allocating when the model cannot fit.
+    int train = (flags & MODEL_GRADS) != 0;
+    if (model_device_check_memory(ops, m->nparams * sizeof(float) * (train ? 4 : 1),
+                                  train ? "weights, gradients and AdamW moments in fp32" : "fp32 weights", e) != 0)
+        return model_free(m), NULL;
     carve(m);
     for (int i = 0; i < m->ntensors; i++)  // norms start at 1, as in HF
         if (strstr(m->tensors[i].name, "norm.weight")) {
@@ -124,7 +130,12 @@ Model *model_new_on(const ModelConfig *cfg, const ModelOps *ops, int flags, Err 
 }
 
 Model *model_new(const ModelConfig *cfg, int flags, Err *e) {
-    return model_new_on(cfg, model_ops_cpu(), flags, e);
+    return model_new_on(cfg, model_ops_default(), flags, e);
+}
+
+int model_check(const Model *m, Err *e) {
+    const char *why = m->ops->error ? m->ops->error(m->cx) : NULL;
+    return why ? err_set(e, "%s", why) : 0;
 }
 
 static void free_acts(Model *m) {
@@ -350,13 +361,13 @@ int model_forward_packed(Model *m, const int32_t *ids, const int32_t *seg, const
     o->embedding_forward(m->cx, m->acts[0].x_in, m->ids, mp(m, m->embed), N, C);
     for (int l = 0; l < L; l++) layer_forward(m, l, B, T, l + 1 < L ? m->acts[l + 1].x_in : m->x_out);
     o->rmsnorm_forward(m->cx, m->lnf, m->rstdf, m->x_out, mp(m, m->norm), N, C, m->cfg.rms_norm_eps);
-    if (!targets) return 0;
+    if (!targets) return model_check(m, e);
     o->upload(m->cx, m->targets, targets, (size_t)N * sizeof *targets);
     float *lp = stage(m, 0), *ent = entropy ? stage(m, 1) : NULL;
     head_forward(m, N, lp, ent);
     o->download(m->cx, logp, lp, (size_t)N * sizeof *logp);
     if (entropy) o->download(m->cx, entropy, ent, (size_t)N * sizeof *entropy);
-    return 0;
+    return model_check(m, e);
 }
 
 const float *model_hidden(const Model *m) { return m->lnf; }

@@ -112,13 +112,20 @@ enum {
     MODEL_GRADS = 1,  // allocate gradients and training activations
 };
 
-// A zero-initialised model (norm weights 1) on the CPU backend. flags: 0 for
-// inference only (reference policy, rollouts), MODEL_GRADS for training.
-// NULL and e filled when cfg is invalid.
+// A zero-initialised model (norm weights 1) on the process's backend: the
+// CPU unless --device chose another (model/device.h, model_ops_default).
+// flags: 0 for inference only (reference policy, rollouts), MODEL_GRADS for
+// training. NULL and e filled when cfg is invalid.
 Model *model_new(const ModelConfig *cfg, int flags, Err *e);
 // The same on another backend (ops from model_ops_cpu() or a CUDA table).
 Model *model_new_on(const ModelConfig *cfg, const ModelOps *ops, int flags, Err *e);
 void model_free(Model *m);  // NULL is fine
+// 0 while the backend is healthy; -1 with its first failure in e ("CUDA op
+// attn_forward_kernel on device 0 failed: ...") once a device op failed
+// (model/ops.h, error). model_forward and model_decode return it
+// themselves; callers of model_backward and model_adamw_step (the training
+// loop) check it before they trust or save the weights.
+int model_check(const Model *m, Err *e);
 
 // Initialise weights from a seed (same seed, same weights, any thread count):
 // normal(0, 0.02) for embeddings and projections, o_proj and down_proj scaled

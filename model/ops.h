@@ -1,6 +1,7 @@
-// ops.h: the op table the transformer is written against. Each backend (CPU
-// now: C11 + OpenMP + cblas_sgemm; CUDA later: cuBLAS + kernels, bf16
-// compute) fills one ModelOps with the same signatures; the model code never
+// ops.h: the op table the transformer is written against. Each backend (CPU:
+// C11 + OpenMP + cblas_sgemm; CUDA, model/cuda/: cuBLASLt bf16 products and
+// own kernels, ARCHITECTURE.md "CUDA backend") fills one ModelOps with the
+// same signatures; the model code never
 // touches a backend directly. The CPU op is the specification: a CUDA op is
 // checked against it per element on random inputs.
 //
@@ -19,8 +20,12 @@
 //     OVERWRITE activation gradients (dinp, dx, dqkv: =) unless the comment
 //     says otherwise, so no activation gradient buffer needs zeroing.
 //   - The first argument is the backend context (a stream and handles on
-//     CUDA; thread scratch on CPU). Ops never fail: shapes are the caller's
-//     invariants (RS_CHECK), not user input.
+//     CUDA; thread scratch on CPU). Ops return nothing: shapes are the
+//     caller's invariants (RS_CHECK), not user input. A device can still
+//     fail (a CUDA fault, a lost GPU): the backend then keeps the first
+//     failure in its context, and `error` returns it (ARCHITECTURE.md,
+//     "CUDA backend"); the model checks it after each forward, backward and
+//     decode and returns it as an Err (model_check).
 // Thread-safety: one OpCtx per thread of control; ops on one ctx are serial.
 #pragma once
 #include <stddef.h>
@@ -46,6 +51,11 @@ typedef struct ModelOps {
     void (*copy)(OpCtx *cx, void *dst, const void *src, size_t bytes);      // backend -> backend
     void (*zero)(OpCtx *cx, void *p, size_t bytes);
     void (*sync)(OpCtx *cx);  // wait for queued work (no-op on CPU)
+    // The first failure since ctx_new ("CUDA op attn_forward_kernel on device
+    // 0 failed: an illegal memory access ..."), or NULL while there is none.
+    // Sticky: the context is unusable after a failure. NULL pointer: the
+    // backend cannot fail (CPU).
+    const char *(*error)(OpCtx *cx);
 
     // --- elementwise ------------------------------------------------------
     // out = a + b (n). out may alias a or b.
@@ -177,7 +187,7 @@ typedef struct ModelOps {
 const ModelOps *model_ops_cpu(void);
 
 // Every op table this build can run here: the CPU table, then (RS_CUDA builds
-// with a device present) the CUDA one. tests/model/test_ops.c runs each test
-// over all of them, as llama.cpp's test-backend-ops does. Writes up to max
+// with a usable device, model/device.h) the CUDA one. tests/model/test_ops.c
+// runs each test over all of them, as llama.cpp's test-backend-ops does. Writes up to max
 // tables to out; returns how many there are.
 int model_ops_tables(const ModelOps **out, int max);

@@ -717,9 +717,3 @@ static const ModelOps CPU_OPS = {
 };
 
 const ModelOps *model_ops_cpu(void) { return &CPU_OPS; }
-
-int model_ops_tables(const ModelOps **out, int max) {
-    // No CUDA table yet (ARCHITECTURE.md, "Recipes": add an op): it joins here.
-    if (max > 0) out[0] = &CPU_OPS;
-    return 1;
-}

@@ -179,21 +179,25 @@ Model *sft_grow_vocab(Model *src, int V, int flags, Err *e) {
     int V0 = c.vocab_size;
     if (V < V0) return err_set(e, "grow_vocab: %d < vocab_size %d", V, V0), NULL;
     c.vocab_size = V;
-    Model *m = model_new(&c, flags, e);
+    Model *m = model_new_on(&c, model_ops(src), flags, e);
     if (!m) return NULL;
+    // Through host copies: the parameters may live on a device.
+    const ModelOps *o = model_ops(src);
     for (int i = 0; i < model_num_tensors(m); i++) {
         ModelTensor *d = model_tensor(m, i), *s = model_find_tensor(src, d->name);
         RS_CHECK(s && s->shape[1] == d->shape[1]);
-        memcpy(d->param, s->param, s->numel * sizeof(float));
-        if (d->numel == s->numel) continue;
+        float *h = xmalloc(d->numel * sizeof(float));
+        o->download(model_opctx(src), h, s->param, s->numel * sizeof(float));
         // A vocabulary table: new rows start at the mean of the old ones
         // (HF's resize_token_embeddings(mean_resizing=True) does the same).
         int64_t C = d->shape[1];
-        for (int64_t j = 0; j < C; j++) {
+        for (int64_t j = 0; d->numel != s->numel && j < C; j++) {
             double mean = 0;
-            for (int r = 0; r < V0; r++) mean += s->param[(size_t)r * C + j];
-            for (int r = V0; r < V; r++) d->param[(size_t)r * C + j] = (float)(mean / V0);
+            for (int r = 0; r < V0; r++) mean += h[(size_t)r * C + j];
+            for (int r = V0; r < V; r++) h[(size_t)r * C + j] = (float)(mean / V0);
         }
+        o->upload(model_opctx(m), d->param, h, d->numel * sizeof(float));
+        free(h);
     }
     return m;
 }

@@ -7,8 +7,24 @@
 #include "common/base.h"
 #include "common/fsutil.h"
 #include "common/jsonl.h"
+#include "model/device.h"
 #include "model/model.h"
 #include "tokenizer/bpe.h"
+
+// RS_TEST_DEVICE=cuda (scripts/gpu-check.sh) runs a stage test's models on
+// that backend: model_new and model_load follow the process default.
+__attribute__((constructor)) static void tiny_pick_device(void) {
+    const char *dev = getenv("RS_TEST_DEVICE");
+    if (!dev || !*dev) return;
+    ModelDevice d;
+    Err e = {{0}};
+    char desc[512];
+    if (model_device_parse(dev, &d, &e) != 0 || model_device_use(&d, desc, sizeof desc, &e) != 0) {
+        fprintf(stderr, "RS_TEST_DEVICE: %s\n", e.msg);
+        exit(1);
+    }
+    printf("device: %s\n", desc);
+}
 
 // A BPE of `vocab` ids trained on text repeated `reps` times; specials NULL
 // means the defaults (chat tokens included).

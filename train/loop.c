@@ -15,6 +15,7 @@
 #include "common/metrics.h"
 #include "common/progress.h"
 #include "model/blas.h"
+#include "model/device.h"
 
 struct TrainLoop {
     TrainLoopConfig c;
@@ -156,7 +157,9 @@ TrainLoop *train_loop_new(const TrainLoopConfig *cfg, Model *m, const Bpe *tok, 
     }
     // MFU against the best kernels this CPU supports, not whatever the BLAS
     // picked (model/blas.h): a crippled core type must not flatter the figure.
-    L->peak = cfg->peak_flops > 0 ? cfg->peak_flops : model_cpu_best_peak_flops(0.25);
+    // On a GPU the denominator is the device's bf16 dense peak, not a measured sgemm.
+    int gpu = strcmp(model_ops(m)->name, "cpu") != 0;
+    L->peak = cfg->peak_flops > 0 ? cfg->peak_flops : gpu ? MODEL_CUDA_PEAK_FLOPS : model_cpu_best_peak_flops(0.25);
     return L;
 }
 
@@ -173,6 +176,7 @@ void train_loop_free(TrainLoop *L) {
 // Checkpoints
 
 int train_loop_save(TrainLoop *L, const char *name, Err *e) {
+    if (model_check(L->m, e) != 0) return err_wrap(e, "%s: not saving %s", L->c.name, name);
     char *dir = fs_join(L->c.out_dir, name);
     cJSON *extra = cJSON_CreateObject();
     char seed[24];  // a string: a double would round seeds above 2^53
@@ -276,6 +280,9 @@ static int one_step(TrainLoop *L, Progress *bar, double t0, double *t1, Err *e) 
     L->lr = model_lr_at(&L->sched, L->step);
     double s0 = rs_now();
     int rc = L->st.step(L->st.ud, L, &in, row, e);
+    // A device failure inside the step (backward, update) fails the step
+    // here, before any hook can save the weights it may have spoiled.
+    if (rc == 0) rc = model_check(L->m, e);
     if (rc == 0) {
         double dt = rs_now() - s0, tps = in.tokens / dt, mfu = in.flops > 0 ? in.flops / dt / L->peak : 0;
         L->step++;
