@@ -79,7 +79,10 @@ int cmd_rl(int argc, char **argv) {
     int rc = args_parse(&cmd, argc, argv);
     if (rc) return ARGS_EXIT_CODE(rc);
     TRAIN_FLAGS_TO(tf, c);
-    if (cli_device_use("reasoner rl", tf.device) != 0) return 1;
+    if (cli_device_use("reasoner rl", tf.device) != 0) {
+        args_list_free(&problems), args_list_free(&evals), args_list_free(&plugins);
+        return 1;
+    }
     c.problems = (const char *const *)problems.items, c.n_problems = problems.n;
     c.eval_problems = (const char *const *)evals.items, c.n_eval = evals.n;
     c.temperature = (float)temperature, c.top_p = (float)top_p, c.eval_temperature = (float)eval_temperature;

@@ -49,7 +49,10 @@ int cmd_sft(int argc, char **argv) {
     c.data = (const char *const *)data.items;
     c.n_data = data.n;
     TRAIN_FLAGS_TO(tf, c);
-    if (cli_device_use("reasoner sft", tf.device) != 0) return 1;
+    if (cli_device_use("reasoner sft", tf.device) != 0) {
+        args_list_free(&data);
+        return 1;
+    }
     SftResult r;
     Err err = {{0}};
     rc = sft_run(&c, &r, &err);
