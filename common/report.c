@@ -95,9 +95,12 @@ typedef struct Frame {
     Axis x, y;
 } Frame;
 
+// A range narrower than a float's resolution at its values (a constant
+// series after smoothing differs only in the last bits) counts as flat: a
+// tick step below that resolution would never advance.
 static Axis nice_axis(double lo, double hi) {
     Axis a;
-    if (!(hi > lo)) {
+    if (!(hi - lo > 1e-9 * fmax(fabs(lo), fabs(hi)))) {
         double pad = lo != 0 ? fabs(lo) * 0.1 : 1.0;
         lo -= pad, hi += pad;
     }
@@ -107,6 +110,8 @@ static Axis nice_axis(double lo, double hi) {
     a.hi = ceil(hi / a.step - 1e-9) * a.step;
     return a;
 }
+
+static int ticks(const Axis *a) { return (int)fmin(50, floor((a->hi - a->lo) / a->step + 1e-6)); }
 
 static double px(const Frame *f, double x) { return ML + (x - f->x.lo) / (f->x.hi - f->x.lo) * (W - ML - MR); }
 static double py(const Frame *f, double y) { return H - MB - (y - f->y.lo) / (f->y.hi - f->y.lo) * (H - MT - MB); }
@@ -130,12 +135,14 @@ static void svg_open(Buf *b, const char *title) {
 // Grid lines with tick labels on both axes (x ticks only when numeric), and the axis labels.
 static void svg_axes(Buf *b, const Frame *f, int x_ticks, const char *xlabel, const char *ylabel) {
     char s[64];
-    for (double v = f->y.lo; v <= f->y.hi + f->y.step * 1e-6; v += f->y.step) {
+    for (int i = 0, n = ticks(&f->y); i <= n; i++) {
+        double v = f->y.lo + i * f->y.step;
         tick_label(s, sizeof s, v, f->y.step);
         buf_printf(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", ML, py(f, v), W - MR, py(f, v));
         buf_printf(b, "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", ML - 6, py(f, v) + 4, s);
     }
-    for (double v = f->x.lo; x_ticks && v <= f->x.hi + f->x.step * 1e-6; v += f->x.step) {
+    for (int i = 0, n = x_ticks ? ticks(&f->x) : -1; i <= n; i++) {
+        double v = f->x.lo + i * f->x.step;
         tick_label(s, sizeof s, v, f->x.step);
         buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", px(f, v), MT, px(f, v), H - MB);
         buf_printf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", px(f, v), H - MB + 16, s);

@@ -102,6 +102,22 @@ TEST(gaps_and_lone_points) {
     report_free(r);
 }
 
+// A series that is constant but for the last bits (a flat one after
+// smoothing) draws as flat, with a handful of ticks, instead of stepping by
+// less than its values' resolution forever.
+TEST(nearly_constant_series_has_finite_ticks) {
+    Report *r = report_new("t");
+    double x[] = {0, 1, 2}, y[] = {48, 48.000000000000007, 47.999999999999993};
+    ReportSeries s = {"a", x, y, 3};
+    report_line_chart(r, "flat", "step", "v", &s, 1);
+    char *html = report_html(r);
+    int n = count_of(html, "class=\"tick\"");
+    CHECK_MSG(n > 2 && n < 30, "%d ticks", n);
+    CHECK_CONTAINS(html, ">48<");
+    free(html);
+    report_free(r);
+}
+
 TEST(long_series_thinned_spike_kept) {
     int n = 20000;
     double *x = malloc(sizeof(double) * n), *y = malloc(sizeof(double) * n);
