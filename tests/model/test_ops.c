@@ -422,19 +422,24 @@ static float *attention_case(Case *c, const float *qkv, const int32_t *seg, int 
     return out;
 }
 
+// One attention case of shape (B, T, NH, NKV, hd) with inputs of size scale.
+static void attention_shape(Rng *r, int B, int T, int NH, int NKV, int hd, float scale) {
+    int W = (NH + 2 * NKV) * hd;
+    Case c = {0};
+    float *qkv = randf(r, (size_t)B * T * W, scale);
+    c.in[0] = to_d(qkv, c.n[0] = (size_t)B * T * W);
+    c.d[0] = B, c.d[1] = T, c.d[2] = NH, c.d[3] = NKV, c.d[4] = hd;
+    case_init(&c, ref_attention, (size_t)B * T * NH * hd, r);
+    free(attention_case(&c, qkv, NULL, B, T, NH, NKV, hd, r));
+    free(qkv);
+    case_free(&c);
+}
+
 TEST(attention_forward_backward) {
     setup();
     Rng r;
     rng_seed(&r, 5);
-    int B = 2, T = 130, NH = 4, NKV = 2, hd = 16, W = (NH + 2 * NKV) * hd;  // T: three 64-row blocks
-    Case c = {0};
-    float *qkv = randf(&r, (size_t)B * T * W, 1);
-    c.in[0] = to_d(qkv, c.n[0] = (size_t)B * T * W);
-    c.d[0] = B, c.d[1] = T, c.d[2] = NH, c.d[3] = NKV, c.d[4] = hd;
-    case_init(&c, ref_attention, (size_t)B * T * NH * hd, &r);
-    free(attention_case(&c, qkv, NULL, B, T, NH, NKV, hd, &r));
-    free(qkv);
-    case_free(&c);
+    attention_shape(&r, 2, 130, 4, 2, 16, 1);  // T: three 64-row blocks
 }
 
 // Head sizes the CUDA kernels build separately (columns per lane 2 and 4),
@@ -444,17 +449,7 @@ TEST(attention_head_sizes) {
     Rng r;
     rng_seed(&r, 15);
     int hds[2] = {64, 128};
-    for (int k = 0; k < 2; k++) {
-        int B = 1, T = 70, NH = 4, NKV = 1, hd = hds[k], W = (NH + 2 * NKV) * hd;
-        Case c = {0};
-        float *qkv = randf(&r, (size_t)B * T * W, 0.5f);
-        c.in[0] = to_d(qkv, c.n[0] = (size_t)B * T * W);
-        c.d[0] = B, c.d[1] = T, c.d[2] = NH, c.d[3] = NKV, c.d[4] = hd;
-        case_init(&c, ref_attention, (size_t)B * T * NH * hd, &r);
-        free(attention_case(&c, qkv, NULL, B, T, NH, NKV, hd, &r));
-        free(qkv);
-        case_free(&c);
-    }
+    for (int k = 0; k < 2; k++) attention_shape(&r, 1, 70, 4, 1, hds[k], 0.5f);
 }
 
 // Packed rows: sequences of 50, 70 and 10 positions in one row, 3 and 127 in
