@@ -32,9 +32,9 @@ print(f"rl\ttime split\t{res['time']}")
 # (the SFT data answers a share of its problems at once), and their length.
 def style(d):
     rows = [json.loads(l) for l in open(d + "/samples.jsonl")]
-    worked = [r for r in rows if not r["response"].lstrip().startswith("The answer is")]
-    acc = lambda rs: sum(r["correct"] for r in rs) / max(1, len(rs))
-    return len(worked) / max(1, len(rows)), acc(worked), acc([r for r in rows if r not in worked]), \
+    at_once = [r["response"].lstrip().startswith("The answer is") for r in rows]
+    acc = lambda want: sum(r["correct"] for r, a in zip(rows, at_once) if a == want) / max(1, at_once.count(want))
+    return at_once.count(False) / max(1, len(rows)), acc(False), acc(True), \
         sum(r["tokens"] for r in rows) / max(1, len(rows))
 evals = sorted(glob.glob(out + "/eval/step_*/"))
 if evals:
