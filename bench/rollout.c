@@ -3,7 +3,9 @@
 // and at 32 and 64 with a bf16 one (RolloutOpts.kv_bf16), and the cost of
 // prefix sharing: G = 16 samples of a 512-token prompt against the prefill
 // of one, and against 16 unshared copies — all measured in the same run.
-// Each figure is the best of 3 runs (the machine may be shared). The
+// Each figure is the best of 3 runs (the machine may be shared). Beside
+// each, the same run with decode's products as cblas_sgemm on the unpacked
+// weights (the CPU table without pack_weight: model/gemm.h). The
 // compute limit is 2 * params * tokens/s over the measured sgemm peak.
 //   make build/bench/rollout && build/bench/rollout [--batch B [--bf16]]   (B: only that batch, for profiling)
 #include <stdio.h>
@@ -103,20 +105,29 @@ int main(int argc, char **argv) {
         model_free(m), bpe_free(tok);
         return 0;
     }
+    // The baseline in the same run: the same weights on the CPU table without
+    // packed weights, every decode product a cblas_sgemm that repacks them.
+    ModelOps unpacked = *model_ops_cpu();
+    unpacked.pack_weight = NULL, unpacked.matmul_packed = NULL;
+    Model *mb = model_new_on(&cfg, &unpacked, 0, &e);
+    RS_CHECK(mb);
+    model_init_random(mb, 1);
+    run(mb, tok, 8, 8, 32, 1, 8, 0, NULL);
     double peak = model_cpu_peak_flops(0.5);
     printf("sgemm peak %.1f GFLOP/s (%s kernels); compute limit = 2 x params x tokens/s over it\n", peak / 1e9,
            model_blas_info()->core);
-    printf("\n%-8s %-8s %10s %12s %10s %14s\n", "batch", "KV", "sequences", "tokens/s", "vs b=1", "compute limit");
+    printf("\n%-8s %-8s %10s %12s %10s %14s %16s\n", "batch", "KV", "sequences", "tokens/s", "vs b=1", "compute limit",
+           "unpacked tok/s");
     const int batches[] = {1, 8, 32, 64, 32, 64}, bf16[] = {0, 0, 0, 0, 1, 1};
     double tps1 = 0;
     for (int i = 0; i < 6; i++) {
         int b = batches[i], n = b < 4 ? 4 : b;
         long toks;
         double s = best_run(m, tok, 3, b, n, 32, 1, 64, bf16[i], &toks);
-        double tps = toks / s;
+        double tps = toks / s, base = toks / best_run(mb, tok, 3, b, n, 32, 1, 64, bf16[i], &toks);
         if (b == 1) tps1 = tps;
-        printf("%-8d %-8s %10d %12.0f %9.2fx %13.1f%%\n", b, bf16[i] ? "bf16" : "float32", n, tps, tps / tps1,
-               100 * 2 * params * tps / peak);
+        printf("%-8d %-8s %10d %12.0f %9.2fx %13.1f%% %10.0f (%.2fx)\n", b, bf16[i] ? "bf16" : "float32", n, tps,
+               tps / tps1, 100 * 2 * params * tps / peak, base, tps / base);
     }
     printf("  targets: batch 64 >= 50%% of the compute limit; batch 32 >= 10x batch 1 (b=1 is float32)\n");
 
@@ -130,6 +141,7 @@ int main(int argc, char **argv) {
            shared / one);
     printf("  16 unshared copies       %8.1f ms  (%.2fx)\n", unshared * 1e3, unshared / one);
     model_free(m);
+    model_free(mb);
     bpe_free(tok);
     return 0;
 }

@@ -76,7 +76,33 @@ static KVCache *kv_new(const Model *m, int n_slots, int max_len, int bf16, Err *
     return kv;
 }
 
-KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e) { return kv_new(m, n_slots, max_len, 0, e); }
+// Decode's products read weights the backend packed (ModelOps.pack_weight;
+// model/gemm.h on the CPU): packed here, whenever a cache is made, since a
+// cache's K/V belong to the weights as they were then (model/model.h).
+// Reuses the buffers of the previous packing: the shapes never change.
+static void pack_weights(Model *m) {
+    const ModelOps *o = m->ops;
+    if (!o->pack_weight) return;
+    const ModelConfig *c = &m->cfg;
+    int L = c->num_hidden_layers, C = c->hidden_size, F = c->intermediate_size;
+    int A = c->num_attention_heads * c->head_dim;
+    if (!m->wpack) m->wpack = xcalloc((size_t)4 * L + 1, sizeof *m->wpack);
+    for (int l = 0; l < L; l++) {
+        const LayerIdx *x = &m->layer[l];
+        void **p = m->wpack + 4 * l;
+        p[0] = o->pack_weight(m->cx, p[0], mp(m, x->q_w), C, m->qkv_w);
+        p[1] = o->pack_weight(m->cx, p[1], mp(m, x->o_w), A, C);
+        p[2] = o->pack_weight(m->cx, p[2], mp(m, x->gate_w), C, 2 * F);
+        p[3] = o->pack_weight(m->cx, p[3], mp(m, x->down_w), F, C);
+    }
+    m->wpack[4 * L] = o->pack_weight(m->cx, m->wpack[4 * L], mp(m, m->lm_head), C, c->vocab_size);
+}
+
+KVCache *model_kv_new(Model *m, int n_slots, int max_len, Err *e) {
+    KVCache *kv = kv_new(m, n_slots, max_len, 0, e);
+    if (kv) pack_weights(m);
+    return kv;
+}
 
 void model_kv_free(KVCache *kv) {
     if (!kv) return;
@@ -91,8 +117,9 @@ void model_kv_free(KVCache *kv) {
 KVCache *model_kv_cache(Model *m, int n_slots, int max_len, int bf16, Err *e) {
     if (kv_check_shape(m, n_slots, max_len, e) != 0) return NULL;
     if (m->kv_keep && m->kv_keep->bf16 != (bf16 != 0)) model_kv_free(m->kv_keep), m->kv_keep = NULL;
-    if (!m->kv_keep) return m->kv_keep = kv_new(m, n_slots, max_len, bf16, e);
+    if (!m->kv_keep && !(m->kv_keep = kv_new(m, n_slots, max_len, bf16, e))) return NULL;
     kv_set_shape(m->kv_keep, n_slots, max_len);
+    pack_weights(m);
     return m->kv_keep;
 }
 
@@ -266,6 +293,15 @@ typedef struct {
     int s0, s1, r0, r1, l0, lrows;
 } Share;
 
+// out (N, OC) = inp (N, IC) @ weight^T + bias, with the weight as packed
+// (wpack entry `packed`) when the backend packs.
+static void linear(Model *m, OpCtx *cx, float *out, const float *inp, int weight, int bias, int packed, int N,
+                   int IC, int OC) {
+    const float *b = bias >= 0 ? mp(m, bias) : NULL;
+    if (m->wpack) m->ops->matmul_packed(cx, out, inp, m->wpack[packed], b, N, IC, OC);
+    else m->ops->matmul_forward(cx, out, inp, mp(m, weight), b, N, IC, OC);
+}
+
 // Row-wise ops see the share's rows; attention sees the whole buffers and
 // the share's segments, whose rows are absolute.
 static void decode_layer(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, int l, int n, const Share *sh) {
@@ -279,17 +315,17 @@ static void decode_layer(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, i
     float *att = b->att + r0 * NH * hd, *gu = b->gu + r0 * 2 * F, *h = b->h + r0 * F;
     const int32_t *seg = b->seg + sh->s0;
     o->rmsnorm_forward(cx, ln, NULL, x, mp(m, L->ln1), N, C, c->rms_norm_eps);
-    o->matmul_forward(cx, qkv, ln, mp(m, L->q_w), L->q_b >= 0 ? mp(m, L->q_b) : NULL, N, C, m->qkv_w);
+    linear(m, cx, qkv, ln, L->q_w, L->q_b, 4 * l, N, C, m->qkv_w);
     o->rope_forward(cx, qkv, b->pos + r0, m->rope_cos, m->rope_sin, N, NH, NKV, hd);
     o->kv_write(cx, kv->k[l], kv->v[l], qkv, b->row + r0, N, NH, NKV, hd, kv->bf16);
     o->attention_decode(cx, b->att, b->qkv, kv->k[l], kv->v[l], kv->table_dev, seg, seg + n, seg + 2 * n,
                         seg + 3 * n, ns, NH, NKV, hd, kv->max_len, kv->bf16);
-    o->matmul_forward(cx, tmp, att, mp(m, L->o_w), NULL, N, NH * hd, C);
+    linear(m, cx, tmp, att, L->o_w, -1, 4 * l + 1, N, NH * hd, C);
     o->accumulate(cx, x, tmp, (size_t)N * C);
     o->rmsnorm_forward(cx, ln, NULL, x, mp(m, L->ln2), N, C, c->rms_norm_eps);
-    o->matmul_forward(cx, gu, ln, mp(m, L->gate_w), NULL, N, C, 2 * F);
+    linear(m, cx, gu, ln, L->gate_w, -1, 4 * l + 2, N, C, 2 * F);
     o->swiglu_forward(cx, h, gu, N, F);
-    o->matmul_forward(cx, tmp, h, mp(m, L->down_w), NULL, N, F, C);
+    linear(m, cx, tmp, h, L->down_w, -1, 4 * l + 3, N, F, C);
     o->accumulate(cx, x, tmp, (size_t)N * C);
 }
 
@@ -323,7 +359,7 @@ static void decode_share(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, i
     size_t out0 = all_logits ? r0 : (size_t)sh->s0;
     for (int i0 = 0; i0 < rows; i0 += sh->lrows) {
         int r = RS_MIN(sh->lrows, rows - i0);
-        o->matmul_forward(cx, lg, ln + (size_t)i0 * C, mp(m, m->lm_head), NULL, r, C, V);
+        linear(m, cx, lg, ln + (size_t)i0 * C, m->lm_head, -1, 4 * m->cfg.num_hidden_layers, r, C, V);
         o->download(cx, logits + (out0 + i0) * V, lg, (size_t)r * V * sizeof(float));
         for (int i = 0; each.fn && i < r; i++)
             each.fn((int)out0 + i0 + i, logits + (out0 + i0 + i) * V, each.ud);

@@ -148,6 +148,8 @@ void model_free(Model *m) {
     if (!m) return;
     free_acts(m);
     model_kv_free(m->kv_keep);
+    for (int i = 0; m->wpack && i < 4 * m->cfg.num_hidden_layers + 1; i++) m->ops->free(m->cx, m->wpack[i]);
+    free(m->wpack);
     for (int i = 0; i < m->n_cx_share; i++) m->ops->ctx_free(m->cx_share[i]);
     free(m->cx_share);
     m->ops->free(m->cx, m->inf_mem);

@@ -282,7 +282,12 @@ typedef struct KVCache KVCache;
 // Its keys and values live in a pool of rows that slots share (model/ops.h,
 // attention_decode); the pool grows as tokens arrive, up to
 // n_slots * max_len rows, and never shrinks.
-KVCache *model_kv_new(const Model *m, int n_slots, int max_len, Err *e);
+// A cache belongs to the weights as they are when it is made: its keys and
+// values were computed with them, and making a cache (model_kv_new,
+// model_kv_cache) is when the backend packs the weights for decoding
+// (model/gemm.h). After the weights change (an optimizer step), make or
+// re-shape a cache before decoding again.
+KVCache *model_kv_new(Model *m, int n_slots, int max_len, Err *e);
 void model_kv_free(KVCache *kv);
 // The model's own cache, kept across calls (the rollout engine's): reshaped
 // to n_slots x max_len with every slot empty; its pool, and the memory

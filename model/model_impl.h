@@ -63,6 +63,10 @@ struct Model {
     float *inf_mem;
     int32_t *inf_i32;
     KVCache *kv_keep;  // model_kv_cache's cache, kept across calls
+    // Decode's weights packed by the backend (ModelOps.pack_weight), or NULL
+    // (none there): per layer qkv, o, gate|up, down, then the head; packed
+    // again whenever a cache is made (decode.c, pack_weights).
+    void **wpack;
     OpCtx **cx_share;  // (n_cx_share) one per thread of a split model_decode
     int n_cx_share;
 };

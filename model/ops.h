@@ -179,6 +179,19 @@ typedef struct ModelOps {
     void (*adamw_update)(OpCtx *cx, float *p, const float *g, float *m, float *v, size_t n,
                          float lr, float b1, float b2, float eps, float wd, float grad_scale,
                          int64_t t);
+
+    // --- products with weights packed once (optional) -----------------------
+    // A decode step multiplies a few rows by weights that do not change while
+    // a KV cache lives; a backend whose product repacks its operand per call
+    // (the CPU's BLAS) packs each weight once instead (model/gemm.h). NULL
+    // in a backend without (CUDA): decode then calls matmul_forward.
+    // w (OC, IC) packed into backend memory: into `old` when non-NULL (a
+    // previous result for the same shape), else into a fresh allocation
+    // (release it with free). Returns it.
+    void *(*pack_weight)(OpCtx *cx, void *old, const float *w, int IC, int OC);
+    // matmul_forward with w given packed.
+    void (*matmul_packed)(OpCtx *cx, float *out, const float *inp, const void *wp, const float *bias,
+                          int N, int IC, int OC);
 } ModelOps;
 
 // The CPU backend. openblas runs single-threaded and every op parallelises

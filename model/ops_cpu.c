@@ -16,6 +16,7 @@
 
 #include "common/base.h"
 #include "model/blas.h"
+#include "model/gemm.h"
 #include "model/ops.h"
 
 struct OpCtx {
@@ -200,6 +201,17 @@ static void cpu_matmul_forward(OpCtx *cx, float *out, const float *inp, const fl
             gemm(0, 1, r1 - r0, c1 - c0, IC, 1.0f, inp + (size_t)r0 * IC, IC, w + (size_t)c0 * IC, IC,
                  bias ? 1.0f : 0.0f, out + (size_t)r0 * OC + c0, OC);
     }
+}
+
+static void *cpu_pack_weight(OpCtx *cx, void *old, const float *w, int IC, int OC) {
+    float *p = old ? old : cpu_alloc(cx, gemm_packed_floats(IC, OC) * sizeof(float));
+    gemm_pack(p, w, IC, OC);
+    return p;
+}
+
+static void cpu_matmul_packed(OpCtx *cx, float *out, const float *inp, const void *wp, const float *bias,
+                              int N, int IC, int OC) {
+    gemm_packed(out, inp, wp, bias, N, IC, OC, 1);
 }
 
 static void cpu_matmul_backward(OpCtx *cx, float *dinp, float *dw, float *dbias, const float *dout,
@@ -714,6 +726,8 @@ static const ModelOps CPU_OPS = {
     .logprob_backward = cpu_logprob_backward,
     .sumsq = cpu_sumsq,
     .adamw_update = cpu_adamw_update,
+    .pack_weight = cpu_pack_weight,
+    .matmul_packed = cpu_matmul_packed,
 };
 
 const ModelOps *model_ops_cpu(void) { return &CPU_OPS; }

@@ -348,6 +348,37 @@ TEST(kv_cache_matches_training_forward) {
     model_free(m);  // frees the model's cache
 }
 
+// Making a cache is when decoding takes the weights as they are (the CPU
+// packs them then: model/gemm.h). After the weights change, the next cache
+// decodes with the new ones, never the packing of the old.
+TEST(a_new_cache_decodes_with_the_weights_of_now) {
+    Err err;
+    ModelConfig c = tiny_config(0, 1);
+    Model *m = model_new(&c, 0, &err);
+    REQUIRE(m);
+    int V = c.vocab_size, T = 12;
+    int32_t ids[12];
+    Rng r;
+    rng_seed(&r, 3);
+    random_tokens(&r, ids, T, V);
+    float *got = malloc((size_t)T * V * 4), *old = malloc((size_t)T * V * 4);
+    for (int round = 0; round < 2; round++) {
+        randomize(m, 5 + round, 0.3f);
+        float *want = train_log_softmax(m, ids, T);
+        KVCache *kv = model_kv_cache(m, 1, 16, 0, &err);
+        REQUIRE(kv);
+        REQUIRE(model_decode(m, kv, 1, (int[]){0}, &T, ids, got, 1, &err) == 0);
+        log_softmax_rows(got, T, V);
+        CHECK_MSG(rel_err(got, want, T * V) < 1e-4, "round %d: relative error %.3g", round,
+                  rel_err(got, want, T * V));
+        if (round == 1) CHECK(rel_err(got, old, T * V) > 1e-2);  // the weights did change
+        memcpy(old, got, (size_t)T * V * 4);
+        free(want);
+    }
+    free(got), free(old);
+    model_free(m);
+}
+
 TEST(decode_rejects_bad_calls) {
     Err err;
     ModelConfig c = tiny_config(1, 0);

@@ -1,0 +1,232 @@
+// gemm.c: the packed-weight product of decode steps (see gemm.h). The rows
+// of x are packed per call into blocks of MR rows, k-major, so a kernel
+// broadcasts x[r][k] from one stream; the weights were packed once into
+// 16-column panels. A kernel keeps an MR x 32 (or x 16) tile of the output
+// in registers over the whole of K, then the tile is stored with the bias.
+#include <omp.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "common/base.h"
+#include "model/gemm.h"
+
+size_t gemm_packed_floats(int K, int N) {
+    return (size_t)((N + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * (size_t)K;
+}
+
+void gemm_pack(float *dst, const float *w, int K, int N) {
+    int np = (N + GEMM_NR - 1) / GEMM_NR;
+#pragma omp parallel for schedule(static) if ((size_t)N * K > (1u << 16))
+    for (int p = 0; p < np; p++) {
+        float *d = dst + (size_t)p * K * GEMM_NR;
+        for (int j = 0; j < GEMM_NR; j++) {
+            int n = p * GEMM_NR + j;
+            const float *src = w + (size_t)n * K;
+            for (int k = 0; k < K; k++) d[(size_t)k * GEMM_NR + j] = n < N ? src[k] : 0.0f;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// kernels: t (MR, 32) = xp (K, MR) as rows . panels p0 (and p1) (K, 16)
+
+#define MR_MAX 8
+
+#if defined(__x86_64__)
+#define AVX512 __attribute__((target("avx512f")))
+#define AVX2 __attribute__((target("avx2,fma")))
+
+// MR rows against two panels (p1 != p0) or one (t's second half unused).
+// An FMA waits about 4 cycles for its accumulator and two issue per cycle,
+// so a tile needs 8 independent sums: under 4 rows, U = 4 / MR partial sums
+// per output over interleaved k, added at the end.
+AVX512 static inline __attribute__((always_inline)) void tile_avx512(const int MR, int K, const float *xp,
+                                                                     const float *p0, const float *p1, float *t) {
+    enum { U_MAX = 4 };
+    const int U = MR >= 4 ? 1 : 4 / MR;
+    __m512 c0[U_MAX][MR_MAX], c1[U_MAX][MR_MAX];
+#pragma GCC unroll 8
+    for (int u = 0; u < U; u++)
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) c0[u][r] = c1[u][r] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + U <= K; k += U)
+#pragma GCC unroll 4
+        for (int u = 0; u < U; u++, xp += MR) {
+            __m512 w0 = _mm512_load_ps(p0 + (size_t)(k + u) * GEMM_NR);
+            __m512 w1 = _mm512_load_ps(p1 + (size_t)(k + u) * GEMM_NR);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++) {
+                __m512 b = _mm512_set1_ps(xp[r]);
+                c0[u][r] = _mm512_fmadd_ps(b, w0, c0[u][r]);
+                c1[u][r] = _mm512_fmadd_ps(b, w1, c1[u][r]);
+            }
+        }
+    for (; k < K; k++, xp += MR) {
+        __m512 w0 = _mm512_load_ps(p0 + (size_t)k * GEMM_NR), w1 = _mm512_load_ps(p1 + (size_t)k * GEMM_NR);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            __m512 b = _mm512_set1_ps(xp[r]);
+            c0[0][r] = _mm512_fmadd_ps(b, w0, c0[0][r]);
+            c1[0][r] = _mm512_fmadd_ps(b, w1, c1[0][r]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int u = 1; u < U; u++)
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++)
+            c0[0][r] = _mm512_add_ps(c0[0][r], c0[u][r]), c1[0][r] = _mm512_add_ps(c1[0][r], c1[u][r]);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) _mm512_storeu_ps(t + r * 32, c0[0][r]), _mm512_storeu_ps(t + r * 32 + 16, c1[0][r]);
+}
+
+AVX512 static void kernel_avx512(int mr, int K, const float *xp, const float *p0, const float *p1, float *t) {
+    switch (mr) {
+    case 8: tile_avx512(8, K, xp, p0, p1, t); break;
+    case 7: tile_avx512(7, K, xp, p0, p1, t); break;
+    case 6: tile_avx512(6, K, xp, p0, p1, t); break;
+    case 5: tile_avx512(5, K, xp, p0, p1, t); break;
+    case 4: tile_avx512(4, K, xp, p0, p1, t); break;
+    case 3: tile_avx512(3, K, xp, p0, p1, t); break;
+    case 2: tile_avx512(2, K, xp, p0, p1, t); break;
+    default: tile_avx512(1, K, xp, p0, p1, t); break;
+    }
+}
+
+// One panel, MR <= 6 rows: 12 accumulators of the 16 ymm registers.
+AVX2 static inline __attribute__((always_inline)) void tile_avx2(const int MR, int K, const float *xp,
+                                                                 const float *p0, float *t) {
+    __m256 c0[6], c1[6];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm256_setzero_ps();
+    for (int k = 0; k < K; k++, xp += MR) {
+        __m256 w0 = _mm256_load_ps(p0 + (size_t)k * GEMM_NR), w1 = _mm256_load_ps(p0 + (size_t)k * GEMM_NR + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            __m256 b = _mm256_broadcast_ss(xp + r);
+            c0[r] = _mm256_fmadd_ps(b, w0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(b, w1, c1[r]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) _mm256_storeu_ps(t + r * 32, c0[r]), _mm256_storeu_ps(t + r * 32 + 8, c1[r]);
+}
+
+AVX2 static void kernel_avx2(int mr, int K, const float *xp, const float *p0, const float *p1, float *t) {
+    switch (mr) {
+    case 6: tile_avx2(6, K, xp, p0, t); break;
+    case 5: tile_avx2(5, K, xp, p0, t); break;
+    case 4: tile_avx2(4, K, xp, p0, t); break;
+    case 3: tile_avx2(3, K, xp, p0, t); break;
+    case 2: tile_avx2(2, K, xp, p0, t); break;
+    default: tile_avx2(1, K, xp, p0, t); break;
+    }
+}
+#endif
+
+// Plain C (any CPU): one panel, up to 4 rows.
+static void kernel_plain(int mr, int K, const float *xp, const float *p0, const float *p1, float *t) {
+    float c[4][GEMM_NR] = {{0}};
+    for (int k = 0; k < K; k++, xp += mr)
+        for (int r = 0; r < mr; r++)
+            for (int j = 0; j < GEMM_NR; j++) c[r][j] += xp[r] * p0[(size_t)k * GEMM_NR + j];
+    for (int r = 0; r < mr; r++) memcpy(t + r * 32, c[r], sizeof c[r]);
+}
+
+typedef void (*KernelFn)(int mr, int K, const float *xp, const float *p0, const float *p1, float *t);
+typedef struct {
+    ModelIsa isa;
+    KernelFn fn;
+    int mr, panels;  // rows per tile, panels per tile
+} Kernel;
+
+static Kernel kernel_for(ModelIsa isa) {
+#if defined(__x86_64__)
+    if (isa >= MODEL_ISA_AVX512) return (Kernel){MODEL_ISA_AVX512, kernel_avx512, 8, 2};
+    if (isa >= MODEL_ISA_AVX2) return (Kernel){MODEL_ISA_AVX2, kernel_avx2, 6, 1};
+#endif
+    return (Kernel){MODEL_ISA_SSE, kernel_plain, 4, 1};
+}
+
+static Kernel g_kernel;
+static int g_kernel_set;
+
+static Kernel current(void) {
+    if (!g_kernel_set) g_kernel = kernel_for(model_cpu_isa()), g_kernel_set = 1;
+    return g_kernel;
+}
+
+ModelIsa gemm_isa(void) { return current().isa; }
+
+ModelIsa gemm_set_isa(ModelIsa isa) {
+    g_kernel = kernel_for(RS_MIN(isa, model_cpu_isa())), g_kernel_set = 1;
+    return g_kernel.isa;
+}
+
+// ---------------------------------------------------------------------------
+
+// The calling thread's buffer for packed rows, kept between calls: a decode
+// step makes dozens of products, and a fresh buffer each time would be
+// fresh pages each time.
+static _Thread_local float *t_rows;
+static _Thread_local size_t t_rows_n;
+
+static float *rows_buffer(size_t n) {
+    if (n > t_rows_n) {
+        free(t_rows);
+        t_rows_n = RS_MAX(n, 2 * t_rows_n);
+        if (posix_memalign((void **)&t_rows, 64, sizeof(float) * t_rows_n) != 0) RS_ABORT("out of memory");
+    }
+    return t_rows;
+}
+
+// xp: the M rows of x in blocks of mr rows, each block k-major (K, rows).
+static void pack_rows(float *xp, const float *x, int M, int K, int mr) {
+    for (int i0 = 0; i0 < M; i0 += mr) {
+        int rows = RS_MIN(mr, M - i0);
+        float *d = xp + (size_t)i0 * K;
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < K; k++) d[(size_t)k * rows + r] = x[(size_t)(i0 + r) * K + k];
+    }
+}
+
+// Output columns [c0, c0 + width) of every row: the tile kernels over each
+// block of rows.
+static void columns(const Kernel *kn, float *out, const float *xp, const float *wp, const float *bias, int M,
+                    int K, int N, int c0, int width) {
+    float t[MR_MAX * 32];
+    const float *p0 = wp + (size_t)(c0 / GEMM_NR) * K * GEMM_NR;
+    const float *p1 = width > GEMM_NR ? p0 + (size_t)K * GEMM_NR : p0;
+    int cols = RS_MIN(width, N - c0);
+    for (int i0 = 0; i0 < M; i0 += kn->mr) {
+        int rows = RS_MIN(kn->mr, M - i0);
+        kn->fn(rows, K, xp + (size_t)i0 * K, p0, p1, t);
+        for (int r = 0; r < rows; r++) {
+            float *o = out + (size_t)(i0 + r) * N + c0;
+            if (bias)
+                for (int j = 0; j < cols; j++) o[j] = t[r * 32 + j] + bias[c0 + j];
+            else
+                memcpy(o, t + r * 32, sizeof(float) * (size_t)cols);
+        }
+    }
+}
+
+void gemm_packed(float *out, const float *x, const float *wp, const float *bias, int M, int K, int N,
+                 int parallel) {
+    if (M <= 0 || N <= 0) return;
+    Kernel kn = current();
+    float *xp = rows_buffer((size_t)M * K);
+    pack_rows(xp, x, M, K, kn.mr);
+    int np = (N + GEMM_NR - 1) / GEMM_NR, step = kn.panels;
+    int par = parallel && !omp_in_parallel() && (double)M * K * N > (double)(1u << 20);
+#pragma omp parallel if (par)
+    {
+        // Panels split evenly by thread; each thread takes them `step` at a time.
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int lo = (int)((int64_t)np * t / nt), hi = (int)((int64_t)np * (t + 1) / nt);
+        for (int p = lo; p < hi; p += step)
+            columns(&kn, out, xp, wp, bias, M, K, N, p * GEMM_NR, RS_MIN(step, hi - p) * GEMM_NR);
+    }
+}
