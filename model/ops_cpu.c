@@ -533,13 +533,34 @@ static void attn_rows_direct(const float *q, int ldq, const void *kc, const void
             for (int j = 0; j < n; j++) sum += (sh[j] = expf(sh[j] - mx));
             inv[h] = (float)(1.0 / sum);
         }
+        // Values head by head, 64 columns at a time summed in registers (the
+        // first pass prefetches whole rows; the later heads find them in
+        // cache), scaled by 1/sum once at the end.
         float *orow = o + (size_t)r * ldo;
-        for (int h = 0; h < NH; h++) memset(orow + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
-        for (int j = 0; j < n; j++) {
-            if (j + 4 < n) prefetch_row(vc, prow[j + 4], kvw, bf16);
-            for (int h = 0; h < NH; h++) {
-                size_t at = (size_t)prow[j] * kvw + (size_t)(h / G) * hd;
-                axpy_pool(orow + (size_t)h * hd, s[(size_t)h * n + j] * inv[h], vc, at, hd, bf16);
+        for (int h = 0; h < NH; h++) {
+            const float *sh = s + (size_t)h * n;
+            float *oh = orow + (size_t)h * hd;
+            size_t off = (size_t)(h / G) * hd;
+            int c0 = 0;
+            for (; c0 + 64 <= hd; c0 += 64) {
+                V16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, v;
+                for (int j = 0; j < n; j++) {
+                    if (h == 0 && c0 == 0 && j + 4 < n) prefetch_row(vc, prow[j + 4], kvw, bf16);
+                    size_t at = (size_t)prow[j] * kvw + off + c0;
+                    float p = sh[j];
+                    load16(&v, vc, at, bf16), a0 += p * v;
+                    load16(&v, vc, at + 16, bf16), a1 += p * v;
+                    load16(&v, vc, at + 32, bf16), a2 += p * v;
+                    load16(&v, vc, at + 48, bf16), a3 += p * v;
+                }
+                a0 *= inv[h], a1 *= inv[h], a2 *= inv[h], a3 *= inv[h];
+                memcpy(oh + c0, &a0, 64), memcpy(oh + c0 + 16, &a1, 64);
+                memcpy(oh + c0 + 32, &a2, 64), memcpy(oh + c0 + 48, &a3, 64);
+            }
+            if (c0 < hd) {  // a head dimension that is not a multiple of 64
+                memset(oh + c0, 0, (size_t)(hd - c0) * sizeof(float));
+                for (int j = 0; j < n; j++)
+                    axpy_pool(oh + c0, sh[j] * inv[h], vc, (size_t)prow[j] * kvw + off + c0, hd - c0, bf16);
             }
         }
     }
