@@ -55,6 +55,8 @@ AVX512 static inline __attribute__((always_inline)) void tile_avx512(const int M
     for (; k + U <= K; k += U)
 #pragma GCC unroll 4
         for (int u = 0; u < U; u++, xp += MR) {
+            _mm_prefetch((const char *)(p0 + (size_t)(k + u + 32) * GEMM_NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p1 + (size_t)(k + u + 32) * GEMM_NR), _MM_HINT_T0);
             __m512 w0 = _mm512_load_ps(p0 + (size_t)(k + u) * GEMM_NR);
             __m512 w1 = _mm512_load_ps(p1 + (size_t)(k + u) * GEMM_NR);
 #pragma GCC unroll 8
