@@ -1,6 +1,6 @@
-// bench/rl_step.c: one RL step on the demo's model shape (the `small` preset,
-// vocabulary 4096, random weights), G = 8 samples of 16 prompts, 64 new
-// tokens, graded by a local farm of 2 workers: wall time split into sampling,
+// bench/rl_step.c: one RL step on the demo's model shape (the `tiny` preset,
+// vocabulary 4096, random weights; --preset small for a bigger one), G = 8
+// samples of 16 prompts of the demo's two-step sums, 48 new tokens, graded by a local farm of 2 workers: wall time split into sampling,
 // grading (the part not hidden behind sampling) and update, tokens/s of
 // each, and model FLOPs (sampling + update) over the sgemm peak of the best
 // kernels this CPU supports. Then, when a Python with TRL is found
@@ -26,7 +26,7 @@
 #include "tokenizer/bpe.h"
 #include "tokenizer/chat.h"
 
-enum { G = 8, P = 16, MAX_TOKENS = 64, STEPS = 3 };
+enum { G = 8, P = 16, MAX_TOKENS = 48, STEPS = 3 };
 
 static Bpe *tokenizer(void) {
     Err e = {0};
@@ -51,11 +51,11 @@ static Bpe *tokenizer(void) {
     return b;
 }
 
-// The HF folder of a random `small` model, the problems and their rendered prompts.
-static void setup(const char *dir, Bpe *tok) {
+// The HF folder of a random model of the preset, the problems and their rendered prompts.
+static void setup(const char *dir, Bpe *tok, const char *preset) {
     Err e = {0};
     ModelConfig c;
-    RS_CHECK(model_config_preset("small", &c, &e) == 0);
+    if (model_config_preset(preset, &c, &e) != 0) RS_ABORT("%s", e.msg);
     c.vocab_size = bpe_vocab_size(tok);
     c.bos_token_id = c.eos_token_id = bpe_special_id(tok, "<|endoftext|>");
     Model *m = model_new(&c, 0, &e);
@@ -65,7 +65,7 @@ static void setup(const char *dir, Bpe *tok) {
     RS_CHECK(fs_mkdir_p(mdir, &e) == 0 && model_save(m, mdir, &e) == 0 && bpe_save(tok, tp, &e) == 0);
     GenOptions go;
     problems_gen_defaults(&go);
-    go.n = 256, go.seed = 9, go.digits = 1, go.steps = 3, go.ops = "+-";
+    go.n = 256, go.seed = 9, go.digits = 1, go.steps = 2, go.ops = "+-";
     ProblemSet *s = problems_gen("arith", &go, &e);
     RS_CHECK(s);
     char *pp = fs_join(dir, "problems.jsonl"), *tp2 = fs_join(dir, "prompts.jsonl");
@@ -172,16 +172,22 @@ static double trl(const char *dir) {
     return sum / (n - 1);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    const char *preset = "tiny";
+    if (argc == 3 && !strcmp(argv[1], "--preset")) preset = argv[2];
+    else if (argc != 1) {
+        fprintf(stderr, "usage: rl_step [--preset tiny|small|...]\n");
+        return 2;
+    }
     char tmpl[] = "/tmp/rl_step-XXXXXX";
     char *dir = mkdtemp(tmpl) ? xstrdup(tmpl) : NULL;
     RS_CHECK(dir);
     Bpe *tok = tokenizer();
-    setup(dir, tok);
+    setup(dir, tok, preset);
     bpe_free(tok);
     double peak = model_cpu_best_peak_flops(1.0);
-    printf("rl_step: small preset (V 4096), G %d x %d prompts, %d new tokens, farm local:2, %d threads\n", G, P,
-           MAX_TOKENS, omp_get_max_threads());
+    printf("rl_step: %s preset (V 4096), G %d x %d prompts, %d new tokens, farm local:2, %d threads\n", preset, G,
+           P, MAX_TOKENS, omp_get_max_threads());
     const ModelBlasInfo *bi = model_blas_info();
     printf("  sgemm peak of the best kernels (%s): %.1f GFLOP/s\n", bi->best_core[0] ? bi->best_core : bi->core,
            peak / 1e9);
