@@ -161,7 +161,7 @@ demo-smoke: deps
 	  DEMO_EVAL_N=20 DEMO_SFT_SECS=15 DEMO_RL_SECS=20 bash scripts/demo.sh
 
 # The whole demo once per seed (DEMO_SEEDS, default "1 2 3"), and the mean:
-# the figures the README quotes (about 40 minutes on 2 cores).
+# the figures the README quotes (DEMO_SEEDS_JOBS=3: about an hour on 2 cores).
 demo-seeds: deps
 	@$(MAKE) --no-print-directory $(BUILD)/reasoner
 	@BUILD=$(BUILD) bash scripts/demo-seeds.sh
