@@ -63,13 +63,19 @@ static double shared_pair_error(const RolloutOpts *o, const BpeIds *a, const Bpe
     return err;
 }
 
-TEST(logprobs_match_full_forward_batch_1_and_8) {
+// The two prompts the log-prob tests sample, and their options (20 new tokens).
+static RolloutOpts two_prompts(BpeIds *a, BpeIds *b) {
     setup();
-    BpeIds a = {0}, b = {0};
-    encode("The quick brown", &a);
-    encode("12 + 34 =", &b);
+    encode("The quick brown", a);
+    encode("12 + 34 =", b);
     RolloutOpts o = rollout_defaults();
     o.max_new_tokens = 20;
+    return o;
+}
+
+TEST(logprobs_match_full_forward_batch_1_and_8) {
+    BpeIds a = {0}, b = {0};
+    RolloutOpts o = two_prompts(&a, &b);
     // Batch 1, one prompt, one sample: no sharing.
     o.batch = 1;
     RolloutPrompt one = {.ids = a.data, .len = (int)a.len, .n_samples = 1, .seed = 1};
@@ -102,12 +108,8 @@ TEST(logprobs_match_full_forward_batch_1_and_8) {
 // CPU"), and the rounding shows (a cache left float32 would not); switching
 // back to float32 gives a float32 cache again.
 TEST(bf16_kv_cache_logprobs_near_full_forward) {
-    setup();
     BpeIds a = {0}, b = {0};
-    encode("The quick brown", &a);
-    encode("12 + 34 =", &b);
-    RolloutOpts o = rollout_defaults();
-    o.max_new_tokens = 20;
+    RolloutOpts o = two_prompts(&a, &b);
     o.batch = 8;
     o.kv_bf16 = 1;
     double err = shared_pair_error(&o, &a, &b);
