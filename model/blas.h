@@ -75,7 +75,7 @@ int model_blas_plan(const char *corename, int dynamic, ModelIsa cpu, const char 
 // Peak sgemm FLOP/s with the kernels in use, measured the way the CPU ops
 // run BLAS: every OpenMP thread multiplies its own 1024^2 matrices with a
 // single-threaded cblas_sgemm, for about `secs` seconds (>= one product per
-// thread). The MFU denominator.
+// thread), the best of three windows. The MFU denominator.
 double model_cpu_peak_flops(double secs);
 // The same measured with another OpenBLAS core type, in a child process
 // (this program re-run with OPENBLAS_CORETYPE=core; its constructor measures
