@@ -61,22 +61,71 @@ static void top_k_front(ProbIdx *pi, int n, int k) {
     qsort(pi, (size_t)k, sizeof *pi, by_prob_desc);
 }
 
+// e^x for x <= 0 (the shifted logits), within a few ulp (0 below -87): 2^n p(r), r = x -
+// n ln 2 (Cody-Waite split), p the degree-6 minimax polynomial of Cephes'
+// expf. Plain float arithmetic, branch-free, so the loop below vectorises:
+// glibc's exp per logit cost as much as the rest of sampling together.
+static inline float exp_neg(float x) {
+    float keep = x < -87.0f ? 0.0f : 1.0f;  // e^-87 is float's least normal; a masked -inf logit gets 0
+    x = x < -87.0f ? -87.0f : x;
+    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;  // round to nearest
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } sc = {.i = ((int32_t)n + 127) << 23};
+    return p * sc.f * keep;
+}
+
+// e[i] = exp(logits[i] * it - mx) for the V logits; returns their sum.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float exp_shifted(const float *logits, int V, float it, float mx, float *e) {
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < V; i++) {
+        e[i] = exp_neg(logits[i] * it - mx);
+        sum += e[i];
+    }
+    return sum;
+}
+
 int32_t rollout_sample_token(const float *logits, int V, float temperature, int top_k, float top_p,
                              Rng *rng, float *scratch, float *logp) {
-    float t = temperature > 0 ? temperature : 1.0f;
+    float t = temperature > 0 ? temperature : 1.0f, it = 1.0f / t;
     int32_t best = 0;
     for (int i = 1; i < V; i++)
         if (logits[i] > logits[best]) best = i;
-    double mx = logits[best] / t, sum = 0;
-    for (int i = 0; i < V; i++) sum += exp(logits[i] / t - mx);
-    double lse = mx + log(sum);
+    float mx = logits[best] * it, *e = scratch, sum = exp_shifted(logits, V, it, mx, e);
+    double lse = mx + log((double)sum);
     if (temperature <= 0) {
-        *logp = (float)(logits[best] / t - lse);
+        *logp = (float)(logits[best] * it - lse);
         return best;
     }
+    if ((top_k <= 0 || top_k >= V) && top_p >= 1.0f) {  // plain sampling: one walk over e
+        double u = rng_double(rng) * sum, c = 0;
+        int32_t tok = best;  // where rounding leaves u past the walk's total
+        for (int i = 0; i < V; i++) {
+            c += e[i];
+            if (u < c) {
+                tok = i;
+                break;
+            }
+        }
+        *logp = (float)(logits[tok] * it - lse);
+        return tok;
+    }
+    // pi[i] takes floats 2i and 2i + 1 of scratch, where e lies in floats
+    // 0..V-1: filled from the back, each e[j] it overwrites (j > i) is read.
     ProbIdx *pi = (ProbIdx *)scratch;
     int n = V;
-    for (int i = 0; i < V; i++) pi[i] = (ProbIdx){(float)exp(logits[i] / t - lse), i};
+    for (int i = V - 1; i >= 0; i--) {
+        float p = e[i] / sum;
+        pi[i] = (ProbIdx){p, i};
+    }
     if ((top_k > 0 && top_k < V) || top_p < 1.0f) {
         if (top_k > 0 && top_k < V) top_k_front(pi, V, n = top_k);
         else qsort(pi, (size_t)V, sizeof *pi, by_prob_desc);  // the nucleus needs the whole order
@@ -105,7 +154,7 @@ int32_t rollout_sample_token(const float *logits, int V, float temperature, int 
             break;
         }
     }
-    *logp = (float)(logits[tok] / t - lse);
+    *logp = (float)(logits[tok] * it - lse);
     return tok;
 }
 
