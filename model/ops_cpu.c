@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/base.h"
+#include "common/fastexp.h"
 #include "model/blas.h"
 #include "model/gemm.h"
 #include "model/ops.h"
@@ -634,12 +635,28 @@ static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const 
 // ---------------------------------------------------------------------------
 // SwiGLU
 
+// Rows are vectorised with rs_expf (common/fastexp.h), built per ISA.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void swiglu_row(float *o, const float *g, const float *u, int F) {
+#pragma omp simd
+    for (int j = 0; j < F; j++) o[j] = g[j] / (1.0f + rs_expf(-g[j])) * u[j];
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void swiglu_row_backward(float *dg, float *du, const float *d, const float *g, const float *u, int F) {
+#pragma omp simd
+    for (int j = 0; j < F; j++) {
+        float sig = 1.0f / (1.0f + rs_expf(-g[j]));
+        du[j] = d[j] * g[j] * sig;
+        dg[j] = d[j] * u[j] * sig * (1.0f + g[j] * (1.0f - sig));
+    }
+}
+
 static void cpu_swiglu_forward(OpCtx *cx, float *out, const float *gu, int N, int F) {
 #pragma omp parallel for schedule(static) if ((size_t)N * F > PAR_MIN)
     for (int i = 0; i < N; i++) {
-        const float *g = gu + (size_t)i * 2 * F, *u = g + F;
-        float *o = out + (size_t)i * F;
-        for (int j = 0; j < F; j++) o[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
+        const float *g = gu + (size_t)i * 2 * F;
+        swiglu_row(out + (size_t)i * F, g, g + F, F);
     }
 }
 
@@ -647,18 +664,40 @@ static void cpu_swiglu_backward(OpCtx *cx, float *dgu, const float *dout, const 
                                 int F) {
 #pragma omp parallel for schedule(static) if ((size_t)N * F > PAR_MIN)
     for (int i = 0; i < N; i++) {
-        const float *g = gu + (size_t)i * 2 * F, *u = g + F, *d = dout + (size_t)i * F;
-        float *dg = dgu + (size_t)i * 2 * F, *du = dg + F;
-        for (int j = 0; j < F; j++) {
-            float sig = 1.0f / (1.0f + expf(-g[j]));
-            du[j] = d[j] * g[j] * sig;
-            dg[j] = d[j] * u[j] * sig * (1.0f + g[j] * (1.0f - sig));
-        }
+        const float *g = gu + (size_t)i * 2 * F;
+        float *dg = dgu + (size_t)i * 2 * F;
+        swiglu_row_backward(dg, dg + F, dout + (size_t)i * F, g, g + F, F);
     }
 }
 
 // ---------------------------------------------------------------------------
 // log-probabilities
+
+// Over one row of logits z (V): sum of e = exp(z * it - mx), and of e * z * it
+// (for the entropy): float within blocks of 512 (vector lanes), double across.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void softmax_sums(const float *z, int V, float it, float mx, double *sum, double *pz) {
+    double S = 0, P = 0;
+    for (int j0 = 0; j0 < V; j0 += 512) {
+        int j1 = RS_MIN(V, j0 + 512);
+        float s = 0, p = 0;
+#pragma omp simd reduction(+ : s, p)
+        for (int j = j0; j < j1; j++) {
+            float zj = z[j] * it, e = rs_expf(zj - mx);
+            s += e;
+            p += e * zj;
+        }
+        S += s, P += p;
+    }
+    *sum = S, *pz = P;
+}
+
+// z = -g softmax(z * it) (l: the row's log-sum-exp).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void softmax_grad_row(float *z, int V, float it, float l, float g) {
+#pragma omp simd
+    for (int j = 0; j < V; j++) z[j] = -g * rs_expf(z[j] * it - l);
+}
 
 static void cpu_logprob_forward(OpCtx *cx, float *logp, float *lse, float *entropy,
                                 const float *logits, const int32_t *targets, int n, int V,
@@ -668,13 +707,8 @@ static void cpu_logprob_forward(OpCtx *cx, float *logp, float *lse, float *entro
         const float *z = logits + (size_t)i * V;
         float mx = -INFINITY;
         for (int j = 0; j < V; j++) mx = z[j] * inv_temp > mx ? z[j] * inv_temp : mx;
-        double sum = 0, pz = 0;
-        for (int j = 0; j < V; j++) {
-            float zj = z[j] * inv_temp;
-            double p = exp((double)(zj - mx));
-            sum += p;
-            pz += p * zj;
-        }
+        double sum, pz;
+        softmax_sums(z, V, inv_temp, mx, &sum, &pz);
         double l = mx + log(sum);
         lse[i] = (float)l;
         if (entropy) entropy[i] = (float)(l - pz / sum);
@@ -692,7 +726,7 @@ static void cpu_logprob_backward(OpCtx *cx, float *logits, const float *lse, con
             continue;
         }
         float g = dlogp[i] * inv_temp, l = lse[i];
-        for (int j = 0; j < V; j++) z[j] = -g * expf(z[j] * inv_temp - l);
+        softmax_grad_row(z, V, inv_temp, l, g);
         z[targets[i]] += g;
     }
 }

@@ -10,6 +10,7 @@
 
 #include "common/base.h"
 #include "common/buf.h"
+#include "common/fastexp.h"
 #include "common/utf8.h"
 
 RolloutOpts rollout_defaults(void) {
@@ -61,33 +62,15 @@ static void top_k_front(ProbIdx *pi, int n, int k) {
     qsort(pi, (size_t)k, sizeof *pi, by_prob_desc);
 }
 
-// e^x for x <= 0 (the shifted logits), within a few ulp (0 below -87): 2^n p(r), r = x -
-// n ln 2 (Cody-Waite split), p the degree-6 minimax polynomial of Cephes'
-// expf. Plain float arithmetic, branch-free, so the loop below vectorises:
-// glibc's exp per logit cost as much as the rest of sampling together.
-static inline float exp_neg(float x) {
-    float keep = x < -87.0f ? 0.0f : 1.0f;  // e^-87 is float's least normal; a masked -inf logit gets 0
-    x = x < -87.0f ? -87.0f : x;
-    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;  // round to nearest
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } sc = {.i = ((int32_t)n + 127) << 23};
-    return p * sc.f * keep;
-}
-
-// e[i] = exp(logits[i] * it - mx) for the V logits; returns their sum.
+// e[i] = exp(logits[i] * it - mx) for the V logits; returns their sum. One
+// vectorised pass: glibc's exp per logit cost as much as the rest of
+// sampling together.
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static float exp_shifted(const float *logits, int V, float it, float mx, float *e) {
     float sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int i = 0; i < V; i++) {
-        e[i] = exp_neg(logits[i] * it - mx);
+        e[i] = rs_expf(logits[i] * it - mx);
         sum += e[i];
     }
     return sum;
