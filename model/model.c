@@ -147,6 +147,7 @@ static void free_acts(Model *m) {
 void model_free(Model *m) {
     if (!m) return;
     free_acts(m);
+    free(m->hrow_host);
     model_kv_free(m->kv_keep);
     for (int i = 0; m->wpack && i < 4 * m->cfg.num_hidden_layers + 1; i++) m->ops->free(m->cx, m->wpack[i]);
     free(m->wpack);
@@ -216,6 +217,12 @@ void model_zero_grad(Model *m) {
 // Activations: one allocation for N = B*T rows. A model without gradients
 // keeps one layer's worth and lets every layer reuse it.
 
+// Staging buffers for per-token host arrays, after the logits chunk.
+static float *stage(Model *m, int k) {
+    return m->logits + (size_t)RS_MIN(m->cap_tokens, (size_t)m->chunk) * m->cfg.vocab_size +
+           (size_t)k * m->cap_tokens;
+}
+
 static void ensure_acts(Model *m, size_t N) {
     if (N <= m->cap_tokens) return;
     free_acts(m);
@@ -262,12 +269,7 @@ static void ensure_acts(Model *m, size_t N) {
     m->pos = m->targets + N;
     m->seg = m->pos + N;
     m->cap_tokens = N;
-}
-
-// Staging buffers for per-token host arrays, after the logits chunk.
-static float *stage(Model *m, int k) {
-    return m->logits + (size_t)RS_MIN(m->cap_tokens, (size_t)m->chunk) * m->cfg.vocab_size +
-           (size_t)k * m->cap_tokens;
+    m->hrow = (int32_t *)stage(m, 3);
 }
 
 // ---------------------------------------------------------------------------
@@ -309,17 +311,61 @@ static void layer_forward(Model *m, int l, int B, int T, float *next) {
     o->add(m->cx, next, a->x_mid, tmp, (size_t)N * C);
 }
 
-// The head, chunk by chunk: logits (n, V) then log-probs; logits are
-// recomputed in the backward rather than kept.
-static void head_forward(Model *m, int N, float *logp, float *entropy) {
+// The head's rows: the positions with a target. When some have none, their
+// final states are gathered into db (free after the trunk) with the
+// embedding op, so a prompt or a user turn costs no logits.
+static const float *head_input(Model *m) {
+    int C = m->cfg.hidden_size;
+    if (m->nhead == m->B * m->T) return m->lnf;
+    m->ops->embedding_forward(m->cx, m->db, m->hrow, m->lnf, m->nhead, C);
+    return m->db;
+}
+
+// Which positions have a target: hrow, and the compacted targets uploaded.
+static void head_rows(Model *m, const int32_t *targets, int N) {
+    if ((size_t)N > m->cap_hrow) {
+        free(m->hrow_host);
+        m->hrow_host = xmalloc((size_t)N * 2 * sizeof *m->hrow_host);
+        m->cap_hrow = (size_t)N;
+    }
+    int32_t *tg = m->hrow_host + N, n = 0;
+    for (int i = 0; i < N; i++)
+        if (targets[i] >= 0) m->hrow_host[n] = i, tg[n++] = targets[i];
+    m->nhead = n;
+    if (n == N) {
+        m->ops->upload(m->cx, m->targets, targets, (size_t)N * sizeof *targets);
+        return;
+    }
+    m->ops->upload(m->cx, m->hrow, m->hrow_host, (size_t)n * sizeof *m->hrow);
+    m->ops->upload(m->cx, m->targets, tg, (size_t)n * sizeof *tg);
+}
+
+// The head, chunk by chunk over its rows: logits (n, V) then log-probs;
+// logits are recomputed in the backward rather than kept.
+static void head_forward(Model *m, float *logp, float *entropy) {
     const ModelOps *o = m->ops;
-    int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    int C = m->cfg.hidden_size, V = m->cfg.vocab_size, N = m->nhead;
+    const float *x = head_input(m);
     for (int i0 = 0; i0 < N; i0 += m->chunk) {
         int n = RS_MIN(m->chunk, N - i0);
-        o->matmul_forward(m->cx, m->logits, m->lnf + (size_t)i0 * C, mp(m, m->lm_head), NULL, n, C, V);
+        o->matmul_forward(m->cx, m->logits, x + (size_t)i0 * C, mp(m, m->lm_head), NULL, n, C, V);
         o->logprob_forward(m->cx, logp + i0, m->head_lse + i0, entropy ? entropy + i0 : NULL,
                            m->logits, m->targets + i0, n, V, m->inv_temp);
     }
+}
+
+// A head result (nhead values on the backend) into out (N, host): 0 at the
+// positions without a target.
+static void head_download(Model *m, float *out, const float *staged, int N) {
+    if (m->nhead == N) {
+        m->ops->download(m->cx, out, staged, (size_t)N * sizeof *out);
+        return;
+    }
+    float *h = xmalloc((size_t)RS_MAX(m->nhead, 1) * sizeof *h);
+    m->ops->download(m->cx, h, staged, (size_t)m->nhead * sizeof *h);
+    memset(out, 0, (size_t)N * sizeof *out);
+    for (int i = 0; i < m->nhead; i++) out[m->hrow_host[i]] = h[i];
+    free(h);
 }
 
 // seg must describe runs: each sequence starts at its own position and
@@ -364,11 +410,11 @@ int model_forward_packed(Model *m, const int32_t *ids, const int32_t *seg, const
     for (int l = 0; l < L; l++) layer_forward(m, l, B, T, l + 1 < L ? m->acts[l + 1].x_in : m->x_out);
     o->rmsnorm_forward(m->cx, m->lnf, m->rstdf, m->x_out, mp(m, m->norm), N, C, m->cfg.rms_norm_eps);
     if (!targets) return model_check(m, e);
-    o->upload(m->cx, m->targets, targets, (size_t)N * sizeof *targets);
+    head_rows(m, targets, N);
     float *lp = stage(m, 0), *ent = entropy ? stage(m, 1) : NULL;
-    head_forward(m, N, lp, ent);
-    o->download(m->cx, logp, lp, (size_t)N * sizeof *logp);
-    if (entropy) o->download(m->cx, entropy, ent, (size_t)N * sizeof *entropy);
+    head_forward(m, lp, ent);
+    head_download(m, logp, lp, N);
+    if (entropy) head_download(m, entropy, ent, N);
     return model_check(m, e);
 }
 
@@ -377,19 +423,25 @@ const float *model_hidden(const Model *m) { return m->lnf; }
 // ---------------------------------------------------------------------------
 // Backward
 
-// d(loss)/d(lnf) (N, C) into dlnf, adding the head's parameter gradient.
-static void head_backward(Model *m, int N, const float *dlogp, float *dlnf) {
+// d(loss)/d(lnf) (N, C) into dlnf (zeroed), adding the head's parameter
+// gradient. With some positions out of the head, its rows' gradients go to
+// dres (free until the trunk's backward) and are scattered into dlnf with
+// the embedding op's backward (each row once: no sums).
+static void head_backward(Model *m, const float *dlogp, float *dlnf) {
     const ModelOps *o = m->ops;
-    int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    int C = m->cfg.hidden_size, V = m->cfg.vocab_size, N = m->nhead, all = N == m->B * m->T;
+    const float *x = head_input(m);
+    float *dx = all ? dlnf : m->dres;
     for (int i0 = 0; i0 < N; i0 += m->chunk) {
         int n = RS_MIN(m->chunk, N - i0);
-        const float *x = m->lnf + (size_t)i0 * C;
-        o->matmul_forward(m->cx, m->logits, x, mp(m, m->lm_head), NULL, n, C, V);
+        const float *xi = x + (size_t)i0 * C;
+        o->matmul_forward(m->cx, m->logits, xi, mp(m, m->lm_head), NULL, n, C, V);
         o->logprob_backward(m->cx, m->logits, m->head_lse + i0, m->targets + i0, dlogp + i0, n, V,
                             m->inv_temp);
-        o->matmul_backward(m->cx, dlnf + (size_t)i0 * C, mg(m, m->lm_head), NULL, m->logits, x,
+        o->matmul_backward(m->cx, dx + (size_t)i0 * C, mg(m, m->lm_head), NULL, m->logits, xi,
                            mp(m, m->lm_head), n, C, V);
     }
+    if (!all) o->embedding_backward(m->cx, dlnf, m->dres, m->hrow, N, C, m->B * m->T);
 }
 
 // Layer l backward. On entry m->dres holds d(loss)/d(layer output); on exit
@@ -422,10 +474,17 @@ void model_backward(Model *m, const float *dlogp, const float *dhidden) {
     int N = m->B * m->T, C = m->cfg.hidden_size;
     float *dlnf = m->da;  // (N, C)
     o->zero(m->cx, dlnf, (size_t)N * C * sizeof(float));
-    if (dlogp) {
+    if (dlogp && m->nhead > 0) {
         float *dl = stage(m, 2);
-        o->upload(m->cx, dl, dlogp, (size_t)N * sizeof(float));
-        head_backward(m, N, dl, dlnf);
+        if (m->nhead == N) {
+            o->upload(m->cx, dl, dlogp, (size_t)N * sizeof(float));
+        } else {  // the head rows' entries
+            float *h = xmalloc((size_t)m->nhead * sizeof *h);
+            for (int i = 0; i < m->nhead; i++) h[i] = dlogp[m->hrow_host[i]];
+            o->upload(m->cx, dl, h, (size_t)m->nhead * sizeof *h);
+            free(h);
+        }
+        head_backward(m, dl, dlnf);
     }
     if (dhidden) o->accumulate(m->cx, dlnf, dhidden, (size_t)N * C);
     o->zero(m->cx, m->dres, (size_t)N * C * sizeof(float));

@@ -154,7 +154,9 @@ float *model_grads(Model *m);                               // (num_params); NUL
 // NULL to run only the trunk (then model_hidden gives the final states).
 // Saves the activations model_backward needs (buffers grow to the largest
 // B*T seen). entropy (B, T) or NULL: per-position entropy of the same
-// distribution (no gradient), for RL logging.
+// distribution (no gradient), for RL logging. The head (logits, log-probs,
+// entropy) runs only on positions with a target: the others get logp and
+// entropy 0 and cost no logits (RL's prompts, SFT's user turns).
 // Returns 0, or -1 when an id or target is out of range ("ids[b,t]: token 70000
 // >= vocab_size 50304"); nothing is computed then.
 int model_forward(Model *m, const int32_t *ids, const int32_t *targets, int B, int T,

@@ -52,7 +52,13 @@ struct Model {
     float *x_out;     // (N, C) residual after the last layer
     float *lnf;       // (N, C) final hidden states
     float *rstdf;     // (N)
-    float *head_lse;  // (N)
+    float *head_lse;  // (nhead) per head row
+    // The head runs only on the positions with a target (RL's prompts and
+    // SFT's user turns need no logits): hrow (nhead) are their indices into
+    // the N positions, host copy and backend copy (nhead == N: all of them).
+    int nhead;
+    int32_t *hrow_host, *hrow;
+    size_t cap_hrow;
     float *dres, *da, *db;  // backward scratch: (N, C), (N, maxA), (N, maxB)
     int32_t *ids, *targets, *pos, *seg;  // (N), backend copies
     float *logits;    // (chunk, V)

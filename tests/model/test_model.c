@@ -457,7 +457,8 @@ TEST(xent_weights_masks_and_no_grad_model) {
     REQUIRE(model_xent(m, ids, tg, w, B, T, 0.0f, &loss, &err) == 0);
     CHECK_NEAR(loss, num / den, 1e-6);
     CHECK(logp[0] == 0.0f);
-    for (int i = 0; i < N; i++) CHECK(ent[i] > 0 && ent[i] <= logf(c.vocab_size) + 1e-4);
+    CHECK(ent[0] == 0.0f);  // no target: out of the head
+    for (int i = 1; i < N; i++) CHECK(ent[i] > 0 && ent[i] <= logf(c.vocab_size) + 1e-4);
     // A model without gradients reuses one layer of activations: same output.
     REQUIRE(model_forward(inf, ids, tg, B, T, logp2, NULL, &err) == 0);
     CHECK(memcmp(logp, logp2, sizeof logp) == 0);
@@ -471,6 +472,47 @@ TEST(xent_weights_masks_and_no_grad_model) {
     CHECK_CONTAINS(err.msg, "ids[1,1]: token 999");
     CHECK(model_forward(m, ids, tg, 1, c.max_position_embeddings + 1, logp, NULL, &err) == -1);
     model_free(m), model_free(inf);
+}
+
+// The head runs only on positions with a target (head_rows): a batch whose
+// prompts have none gives the log-probs and gradients of the full head with
+// zero gradient at those positions.
+TEST(head_skips_positions_without_targets) {
+    Err err;
+    ModelConfig c = tiny_config(0, 1);
+    Model *m = model_new(&c, MODEL_GRADS, &err);
+    REQUIRE(m);
+    randomize(m, 6, 0.3f);
+    Rng r;
+    rng_seed(&r, 5);
+    enum { B = 3, T = 9, N = B * T };
+    int32_t ids[N], full[N], part[N];
+    float dl_full[N], dl_part[N], lp_full[N], lp_part[N], ent[N];
+    random_tokens(&r, ids, N, c.vocab_size);
+    random_tokens(&r, full, N, c.vocab_size);
+    int live = 0;
+    for (int i = 0; i < N; i++) {
+        int prompt = i % T < 4 + i / T;  // each row's first 4..6 positions
+        part[i] = prompt ? -1 : full[i], live += !prompt;
+        dl_full[i] = prompt ? 0.0f : (float)rng_normal(&r), dl_part[i] = dl_full[i];
+    }
+    size_t P = model_num_params(m);
+    float *g_full = malloc(P * 4);
+    model_zero_grad(m);
+    REQUIRE(model_forward(m, ids, full, B, T, lp_full, NULL, &err) == 0);
+    model_backward(m, dl_full, NULL);
+    memcpy(g_full, model_grads(m), P * 4);
+    model_zero_grad(m);
+    REQUIRE(model_forward(m, ids, part, B, T, lp_part, ent, &err) == 0);
+    model_backward(m, dl_part, NULL);
+    for (int i = 0; i < N; i++) {
+        if (part[i] < 0) CHECK(lp_part[i] == 0.0f && ent[i] == 0.0f);
+        else CHECK_NEAR(lp_part[i], lp_full[i], 1e-6);
+    }
+    CHECK(live < N && live > 0);
+    CHECK(rel_err(model_grads(m), g_full, P) < 1e-5);
+    free(g_full);
+    model_free(m);
 }
 
 TEST(init_is_seeded_and_table_is_hf) {
