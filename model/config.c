@@ -332,3 +332,5 @@ double model_config_train_flops_per_token(const ModelConfig *c, int T) {
     double attn = 6.0 * c->num_hidden_layers * (double)T * c->num_attention_heads * c->head_dim;
     return 6.0 * matmul_params + attn;
 }
+
+double model_config_head_train_flops(const ModelConfig *c) { return 6.0 * (double)c->vocab_size * c->hidden_size; }

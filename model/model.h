@@ -89,6 +89,9 @@ int64_t model_config_num_params(const ModelConfig *cfg);
 // the embedding lookup) + attention (6 * L * T * NH * hd, causal half of
 // 12 L T d), as nanoGPT/llm.c count MFU.
 double model_config_train_flops_per_token(const ModelConfig *cfg, int T);
+// The head's part of it (6 V C): the training forward runs the head only on
+// positions with a target, so a stage counts it for those alone.
+double model_config_head_train_flops(const ModelConfig *cfg);
 
 // ---------------------------------------------------------------------------
 // The model.

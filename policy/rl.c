@@ -63,7 +63,7 @@ typedef struct Rl {
     GrpoScale scale;
     RewardOpts ro;
     int rft, micro;
-    double fwd_flops_per_token, params;
+    double fwd_flops_per_token, head_fwd_flops, params;
     // Run statistics.
     double first_reward, first_acc, eval_first, eval_last, sample_s, wait_s, update_s;
     double last_rewards[5], last_accs[5];
@@ -276,7 +276,7 @@ static int forward_samples(Rl *rl, Model *m, Sample *const *ss, int n, double **
 // Updates
 
 typedef struct UpdateStats {
-    double loss, clip_frac, kl, ratio_mean, ratio_dev, entropy, mismatch, trained_tokens, fwd_tokens;
+    double loss, clip_frac, kl, ratio_mean, ratio_dev, entropy, mismatch, trained_tokens, fwd_tokens, head_tokens;
     int64_t live_tokens;
     int updates;
 } UpdateStats;
@@ -291,7 +291,8 @@ static int old_logprobs(Rl *rl, Model *m, Batch *b, UpdateStats *us, Err *e) {
         for (int i = 0; i < k; i++) ss[i] = &b->s[i0 + i];
         int rc = forward_samples(rl, m, ss, k, lp, NULL, &T, e);
         for (int i = 0; i < k; i++) ss[i]->old_logp = lp[i];
-        for (int i = 0; i < k; i++) us->fwd_tokens += ss[i]->plen + ss[i]->n;  // padding is not model work
+        for (int i = 0; i < k; i++)  // padding is not model work
+            us->fwd_tokens += ss[i]->plen + ss[i]->n, us->head_tokens += ss[i]->n;
         free(ss), free(lp);
         if (rc != 0) return -1;
     }
@@ -315,7 +316,7 @@ static int micro_step(Rl *rl, Model *m, Sample *const *ss, int k, int64_t norm_t
         ref = xcalloc((size_t)k, sizeof *ref);
         int Tr;
         rc = forward_samples(rl, rl->ref, ss, k, ref, NULL, &Tr, e);
-        for (int i = 0; i < k; i++) us->fwd_tokens += ss[i]->plen + ss[i]->n;
+        for (int i = 0; i < k; i++) us->fwd_tokens += ss[i]->plen + ss[i]->n, us->head_tokens += ss[i]->n;
     }
     if (rc == 0) {
         GrpoSeq *gs = xcalloc((size_t)k, sizeof *gs);
@@ -338,7 +339,8 @@ static int micro_step(Rl *rl, Model *m, Sample *const *ss, int k, int64_t norm_t
         for (int i = 0; i < k; i++)
             for (int j = 0; j < ss[i]->n; j++) dlogp[(size_t)i * T + ss[i]->plen - 1 + j] = (float)dl[i][j];
         model_backward(m, dlogp, NULL);
-        for (int i = 0; i < k; i++) us->fwd_tokens += 3.0 * (ss[i]->plen + ss[i]->n);  // forward + backward (2x)
+        for (int i = 0; i < k; i++)  // forward + backward (2x)
+            us->fwd_tokens += 3.0 * (ss[i]->plen + ss[i]->n), us->head_tokens += 3.0 * ss[i]->n;
         free(dlogp), free(gs), free(dead);
     }
     for (int i = 0; i < k; i++) free(lp[i]), free(dl[i]), free(ref ? ref[i] : NULL);
@@ -459,8 +461,12 @@ static int step(void *ud, TrainLoop *L, TrainStepInfo *in, cJSON *row, Err *e) {
         in->loss = us.loss;
         in->tokens = b.sampled_tokens + us.trained_tokens;
         // Model FLOPs: each prompt prefilled once (its G samples share it), each
-        // sampled token decoded once, and the update's forward/backward passes.
-        in->flops = rl->fwd_flops_per_token * (b.prompt_tokens + b.sampled_tokens + us.fwd_tokens);
+        // sampled token decoded once, and the update's forward/backward
+        // passes; the head only where logits are computed (a sampled token's,
+        // a response token's in the update).
+        double trunk = rl->fwd_flops_per_token - rl->head_fwd_flops;
+        in->flops = trunk * (b.prompt_tokens + b.sampled_tokens + us.fwd_tokens) +
+                    rl->head_fwd_flops * (b.sampled_tokens + us.head_tokens);
     }
     batch_free(&b);
     return rc;
@@ -611,6 +617,7 @@ static Model *load_models(Rl *rl, Err *e) {
     if (eot >= 0) rl->stops[rl->nstops++] = eot;
     const ModelConfig *mc = model_config(m);
     rl->fwd_flops_per_token = model_config_train_flops_per_token(mc, rl->c.max_tokens) / 3.0;
+    rl->head_fwd_flops = model_config_head_train_flops(mc) / 3.0;
     return m;
 }
 

@@ -222,7 +222,7 @@ typedef struct Sft {
     int nrows, next_row;
     int32_t *v_ids, *v_tgt, *v_seg;           // held-out rows
     int v_rows;
-    double flops_per_token, val_loss, first_val_loss;
+    double flops_per_token, head_flops, val_loss, first_val_loss;
     int64_t trained_tokens;
 } Sft;
 
@@ -300,7 +300,8 @@ static int step(void *ud, TrainLoop *L, TrainStepInfo *in, cJSON *row, Err *e) {
     train_loop_update(L);
     in->loss = count ? sum / (double)count : NAN;
     in->tokens = (double)A * s->B * s->T;
-    in->flops = s->flops_per_token * in->tokens;
+    // Model FLOPs: the trunk on every position, the head on trained ones.
+    in->flops = (s->flops_per_token - s->head_flops) * in->tokens + s->head_flops * (double)total;
     s->trained_tokens += count;
     cJSON_AddNumberToObject(row, "trained_tokens", (double)count);
     cJSON_AddNumberToObject(row, "epoch", (double)s->epoch + (double)s->next_row / RS_MAX(1, s->nrows));
@@ -458,6 +459,7 @@ int sft_run(const SftConfig *c, SftResult *r, Err *e) {
     if (rc == 0) {
         setup_rows(&s);
         s.flops_per_token = model_config_train_flops_per_token(model_config(m), s.T);
+        s.head_flops = model_config_head_train_flops(model_config(m));
         int64_t per_epoch = RS_MAX(1, s.nrows / (s.B * c->grad_accum));
         int64_t steps = c->steps > 0 ? c->steps : RS_MAX(1, (int64_t)ceil(c->epochs * (double)per_epoch));
         if (c->progress)
