@@ -88,7 +88,8 @@ static void naive_probs(float *p, const float *qkv, int b, int t, int h, int T, 
 }
 
 static void naive_attention_forward(OpCtx *cx, float *out, float *lse, const float *qkv, const int32_t *seg,
-                                    int B, int T, int NH, int NKV, int hd) {  // seg: never packed here
+                                    const int32_t *pre, int B, int T, int NH, int NKV,
+                                    int hd) {  // seg, pre: never packed here
     int W = (NH + 2 * NKV) * hd, G = NH / NKV;
 #pragma omp parallel
     {
@@ -111,8 +112,8 @@ static void naive_attention_forward(OpCtx *cx, float *out, float *lse, const flo
 }
 
 static void naive_attention_backward(OpCtx *cx, float *dqkv, const float *dout, const float *qkv,
-                                     const float *out, const float *lse, const int32_t *seg, int B, int T,
-                                     int NH, int NKV, int hd) {
+                                     const float *out, const float *lse, const int32_t *seg,
+                                     const int32_t *pre, int B, int T, int NH, int NKV, int hd) {
     int W = (NH + 2 * NKV) * hd, G = NH / NKV;
     float scale = 1.0f / sqrtf((float)hd);
     memset(dqkv, 0, (size_t)B * T * W * sizeof(float));

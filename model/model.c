@@ -235,7 +235,7 @@ static void ensure_acts(Model *m, size_t N) {
     size_t chunk = RS_MIN(N, (size_t)m->chunk);
     size_t total = sets * per_layer + N * (2 * C + 2) + N * (C + maxA + maxB) +
                    chunk * c->vocab_size + 4 * N;
-    float *p = m->act_mem = m->ops->alloc(m->cx, total * sizeof(float) + 4 * N * sizeof(int32_t));
+    float *p = m->act_mem = m->ops->alloc(m->cx, total * sizeof(float) + 5 * N * sizeof(int32_t));
     m->acts = xcalloc(L, sizeof *m->acts);
     for (size_t l = 0; l < L; l++) {
         LayerActs *a = &m->acts[l];
@@ -268,6 +268,7 @@ static void ensure_acts(Model *m, size_t N) {
     m->targets = m->ids + N;
     m->pos = m->targets + N;
     m->seg = m->pos + N;
+    m->pre = m->seg + N;  // (B) <= N
     m->cap_tokens = N;
     m->hrow = (int32_t *)stage(m, 3);
 }
@@ -301,7 +302,8 @@ static void layer_forward(Model *m, int l, int B, int T, float *next) {
     o->matmul_forward(m->cx, a->qkv, a->ln1, mp(m, L->q_w), L->q_b >= 0 ? mp(m, L->q_b) : NULL, N,
                       C, m->qkv_w);
     o->rope_forward(m->cx, a->qkv, m->pos, m->rope_cos, m->rope_sin, N, NH, NKV, hd);
-    o->attention_forward(m->cx, a->att, a->lse, a->qkv, m->packed ? m->seg : NULL, B, T, NH, NKV, hd);
+    o->attention_forward(m->cx, a->att, a->lse, a->qkv, m->packed ? m->seg : NULL, m->shared ? m->pre : NULL, B, T,
+                         NH, NKV, hd);
     o->matmul_forward(m->cx, tmp, a->att, mp(m, L->o_w), NULL, N, A, C);
     o->add(m->cx, a->x_mid, a->x_in, tmp, (size_t)N * C);
     o->rmsnorm_forward(m->cx, a->ln2, a->rstd2, a->x_mid, mp(m, L->ln2), N, C, c->rms_norm_eps);
@@ -385,26 +387,48 @@ int model_forward(Model *m, const int32_t *ids, const int32_t *targets, int B, i
     return model_forward_packed(m, ids, NULL, targets, B, T, logp, entropy, e);
 }
 
+// A shared prefix lies inside its row's first sequence.
+static int check_pre(const int32_t *seg, const int32_t *pre, int B, int T, Err *e) {
+    for (int b = 0; b < B; b++) {
+        int first = 1;
+        while (first < T && seg[(size_t)b * T + first] == 0) first++;
+        if (pre[b] < 0 || pre[b] > first)
+            return err_set(e, "pre[%d]: %d is not within the row's first sequence (%d positions)", b, pre[b], first);
+    }
+    return 0;
+}
+
 int model_forward_packed(Model *m, const int32_t *ids, const int32_t *seg, const int32_t *targets, int B, int T,
                          float *logp, float *entropy, Err *e) {
-    RS_CHECK(B > 0 && T > 0 && (targets != NULL) == (logp != NULL));
+    return model_forward_shared(m, ids, seg, NULL, targets, B, T, logp, entropy, e);
+}
+
+int model_forward_shared(Model *m, const int32_t *ids, const int32_t *seg, const int32_t *pre, const int32_t *targets,
+                         int B, int T, float *logp, float *entropy, Err *e) {
+    RS_CHECK(B > 0 && T > 0 && (targets != NULL) == (logp != NULL) && (!pre || seg));
     if (T > m->cfg.max_position_embeddings)
         return err_set(e, "sequence length %d exceeds max_position_embeddings %d", T,
                        m->cfg.max_position_embeddings);
     if (check_ids(m, ids, targets, B, T, e) != 0) return -1;
     if (seg && check_seg(seg, B, T, e) != 0) return -1;
+    if (pre && check_pre(seg, pre, B, T, e) != 0) return -1;
     const ModelOps *o = m->ops;
     int N = B * T, C = m->cfg.hidden_size, L = m->cfg.num_hidden_layers;
     ensure_acts(m, (size_t)N);
     m->B = B, m->T = T;
     m->has_head = targets != NULL;
-    m->packed = seg != NULL;
-    // Positions restart at 0 with each packed sequence.
+    m->packed = seg != NULL, m->shared = pre != NULL;
+    // Positions restart at 0 with each packed sequence, or go on after the
+    // shared prefix.
     int32_t *pos = xmalloc((size_t)N * sizeof *pos);
-    for (int i = 0; i < N; i++) pos[i] = i % T - (seg ? seg[i] : 0);
+    for (int i = 0; i < N; i++) {
+        int s = seg ? seg[i] : 0;
+        pos[i] = i % T - s + (pre && s > 0 ? pre[i / T] : 0);
+    }
     o->upload(m->cx, m->pos, pos, (size_t)N * sizeof *pos);
     free(pos);
     if (seg) o->upload(m->cx, m->seg, seg, (size_t)N * sizeof *seg);
+    if (pre) o->upload(m->cx, m->pre, pre, (size_t)B * sizeof *pre);
     o->upload(m->cx, m->ids, ids, (size_t)N * sizeof *ids);
     o->embedding_forward(m->cx, m->acts[0].x_in, m->ids, mp(m, m->embed), N, C);
     for (int l = 0; l < L; l++) layer_forward(m, l, B, T, l + 1 < L ? m->acts[l + 1].x_in : m->x_out);
@@ -461,7 +485,8 @@ static void layer_backward(Model *m, int l) {
     o->rmsnorm_backward(m->cx, dres, mg(m, L->ln2), dA, a->x_mid, mp(m, L->ln2), a->rstd2, N, C);
     // attention: x_mid = x_in + o_proj(attn(rope(qkv(rmsnorm(x_in)))))
     o->matmul_backward(m->cx, dA, mg(m, L->o_w), NULL, dres, a->att, mp(m, L->o_w), N, A, C);
-    o->attention_backward(m->cx, dB, dA, a->qkv, a->att, a->lse, m->packed ? m->seg : NULL, B, T, NH, NKV, hd);
+    o->attention_backward(m->cx, dB, dA, a->qkv, a->att, a->lse, m->packed ? m->seg : NULL, m->shared ? m->pre : NULL,
+                          B, T, NH, NKV, hd);
     o->rope_backward(m->cx, dB, m->pos, m->rope_cos, m->rope_sin, N, NH, NKV, hd);
     o->matmul_backward(m->cx, dA, mg(m, L->q_w), L->q_b >= 0 ? mg(m, L->q_b) : NULL, dB, a->ln1,
                        mp(m, L->q_w), N, C, m->qkv_w);

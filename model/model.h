@@ -173,6 +173,16 @@ int model_forward(Model *m, const int32_t *ids, const int32_t *targets, int B, i
 // not runs of starts: -1 with e ("seg[0,5]: ...").
 int model_forward_packed(Model *m, const int32_t *ids, const int32_t *seg, const int32_t *targets, int B, int T,
                          float *logp, float *entropy, Err *e);
+// model_forward_packed where each row also opens with a prefix that all its
+// sequences share (RL: a prompt once, then its G completions): pre (B) gives
+// its length per row, inside the row's first sequence (the prefix itself,
+// or longer). Every later sequence of the row attends to the prefix as if
+// it stood before it, and its positions go on from pre[b]: each computes
+// what prefix + sequence would alone (ops.h, attention_forward). The
+// prefix is forwarded and backpropagated once for all of them. A pre past
+// the first sequence: -1 with e ("pre[1]: ...").
+int model_forward_shared(Model *m, const int32_t *ids, const int32_t *seg, const int32_t *pre, const int32_t *targets,
+                         int B, int T, float *logp, float *entropy, Err *e);
 // Final hidden states after the last RMSNorm, (B, T, C), of the last
 // model_forward (backend memory). For scalar heads (reward/value models).
 const float *model_hidden(const Model *m);

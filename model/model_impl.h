@@ -47,6 +47,7 @@ struct Model {
     int B, T;         // of the last model_forward
     int has_head;     // the last model_forward computed log-probs
     int packed;       // the last model_forward had packed rows (seg below is valid)
+    int shared;       // ... and a shared prefix per row (pre below is valid)
     float *act_mem;
     LayerActs *acts;  // (L)
     float *x_out;     // (N, C) residual after the last layer
@@ -61,6 +62,7 @@ struct Model {
     size_t cap_hrow;
     float *dres, *da, *db;  // backward scratch: (N, C), (N, maxA), (N, maxB)
     int32_t *ids, *targets, *pos, *seg;  // (N), backend copies
+    int32_t *pre;                        // (B), backend copy
     float *logits;    // (chunk, V)
     int chunk;        // positions per logits chunk
 

@@ -110,12 +110,16 @@ typedef struct ModelOps {
     // where the sequence holding t starts (seg[b, t] <= t; a run of equal
     // values per sequence); position t attends keys seg[b, t] .. t only, a
     // block-diagonal causal mask. NULL: every row is one sequence.
+    // pre (B) or NULL (only with seg): a shared prefix per row (RL's prompt,
+    // once for its G samples): every position also attends keys 0 ..
+    // pre[b] - 1, which lie inside the row's first sequence. So key s is
+    // seen by query t iff s <= t and (s >= seg[b, t] or s < pre[b]): a tree.
     void (*attention_forward)(OpCtx *cx, float *out, float *lse, const float *qkv, const int32_t *seg,
-                              int B, int T, int NH, int NKV, int hd);
+                              const int32_t *pre, int B, int T, int NH, int NKV, int hd);
     // dqkv (B, T, (NH+2NKV)*hd) = (overwritten) gradient wrt the post-RoPE qkv.
     void (*attention_backward)(OpCtx *cx, float *dqkv, const float *dout, const float *qkv,
-                               const float *out, const float *lse, const int32_t *seg, int B, int T,
-                               int NH, int NKV, int hd);
+                               const float *out, const float *lse, const int32_t *seg, const int32_t *pre,
+                               int B, int T, int NH, int NKV, int hd);
 
     // --- attention against a KV cache (inference) ----------------------------
     // The cache is a pool of rows shared by all sequences (SGLang's token

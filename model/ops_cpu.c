@@ -276,24 +276,27 @@ static void cpu_rope_backward(OpCtx *cx, float *dqkv, const int32_t *pos, const 
 #define ATT_BR 64  // query rows per block: bounds the score scratch to ATT_BR x T
 
 // One block of nr query rows q (ldq) against keys/values k, v (ldkv); row r
-// sees keys st[r]..pos0+r (st NULL: from 0). o (ldo) gets the attention
-// output, lse (may be NULL) the log-sum-exp per row. s: scratch of
-// nr * (pos0 + nr) floats.
+// sees keys 0..pre-1 and st[r]..pos0+r (st NULL: from 0; pre: a shared
+// prefix, 0 for none). o (ldo) gets the attention output, lse (may be NULL)
+// the log-sum-exp per row. s: scratch of nr * (pos0 + nr) floats.
 static void attn_block(const float *q, int ldq, const float *k, const float *v, int ldkv,
-                       float *o, int ldo, float *lse, const int32_t *st, int nr, int pos0, int hd,
+                       float *o, int ldo, float *lse, const int32_t *st, int pre, int nr, int pos0, int hd,
                        float *s) {
     int nk = pos0 + nr;
     float scale = 1.0f / sqrtf((float)hd);
     gemm(0, 1, nr, nk, hd, scale, q, ldq, k, ldkv, 0.0f, s, nk);  // (nr, nk) scores
     for (int r = 0; r < nr; r++) {
         float *sr = s + (size_t)r * nk;
-        int n = pos0 + r + 1, j0 = st ? st[r] : 0;
+        int n = pos0 + r + 1, j0 = st ? st[r] : 0, pe = RS_MIN(pre, j0);  // keys [0, pe) and [j0, n)
         float mx = -INFINITY;
+        for (int j = 0; j < pe; j++) mx = sr[j] > mx ? sr[j] : mx;
         for (int j = j0; j < n; j++) mx = sr[j] > mx ? sr[j] : mx;
         double sum = 0;
+        for (int j = 0; j < pe; j++) sum += (sr[j] = expf(sr[j] - mx));
         for (int j = j0; j < n; j++) sum += (sr[j] = expf(sr[j] - mx));
         float inv = (float)(1.0 / sum);
-        for (int j = 0; j < j0; j++) sr[j] = 0.0f;
+        for (int j = 0; j < pe; j++) sr[j] *= inv;
+        for (int j = pe; j < j0; j++) sr[j] = 0.0f;
         for (int j = j0; j < n; j++) sr[j] *= inv;
         for (int j = n; j < nk; j++) sr[j] = 0.0f;
         if (lse) lse[r] = mx + (float)log(sum);
@@ -302,7 +305,7 @@ static void attn_block(const float *q, int ldq, const float *k, const float *v, 
 }
 
 static void cpu_attention_forward(OpCtx *cx, float *out, float *lse, const float *qkv,
-                                  const int32_t *seg, int B, int T, int NH, int NKV, int hd) {
+                                  const int32_t *seg, const int32_t *pre, int B, int T, int NH, int NKV, int hd) {
     int W = (NH + 2 * NKV) * hd, G = NH / NKV, nt = omp_get_max_threads();
     float *scr = scratch(cx, (size_t)nt * ATT_BR * T);
 #pragma omp parallel for schedule(dynamic, 1) if ((size_t)B * NH * T * T * hd > PAR_MIN_FLOPS)
@@ -314,8 +317,8 @@ static void cpu_attention_forward(OpCtx *cx, float *out, float *lse, const float
             int nr = RS_MIN(ATT_BR, T - i0);
             attn_block(base + (size_t)i0 * W + h * hd, W, base + kh * hd, base + (kh + NKV) * hd, W,
                        out + ((size_t)b * T + i0) * NH * hd + h * hd, NH * hd,
-                       lse + ((size_t)b * NH + h) * T + i0, seg ? seg + (size_t)b * T + i0 : NULL, nr,
-                       i0, hd, s);
+                       lse + ((size_t)b * NH + h) * T + i0, seg ? seg + (size_t)b * T + i0 : NULL,
+                       seg && pre ? pre[b] : 0, nr, i0, hd, s);
         }
     }
 }
@@ -326,8 +329,8 @@ static void cpu_attention_forward(OpCtx *cx, float *out, float *lse, const float
 // dK, dV go to per-head scratch and are summed over each GQA group after,
 // so that tasks never share an output.
 static void cpu_attention_backward(OpCtx *cx, float *dqkv, const float *dout, const float *qkv,
-                                   const float *out, const float *lse, const int32_t *seg, int B,
-                                   int T, int NH, int NKV, int hd) {
+                                   const float *out, const float *lse, const int32_t *seg,
+                                   const int32_t *pre, int B, int T, int NH, int NKV, int hd) {
     int W = (NH + 2 * NKV) * hd, G = NH / NKV, nt = omp_get_max_threads(), C = NH * hd;
     size_t per_thread = (size_t)2 * ATT_BR * T + ATT_BR;
     size_t head_kv = (size_t)T * hd;
@@ -353,7 +356,9 @@ static void cpu_attention_backward(OpCtx *cx, float *dqkv, const float *dout, co
             for (int r = 0; r < nr; r++) {
                 float *pr = P + (size_t)r * nk;
                 int n = i0 + r + 1, j0 = seg ? seg[(size_t)b * T + i0 + r] : 0;
-                for (int j = 0; j < j0; j++) pr[j] = 0.0f;
+                int pe = seg && pre ? RS_MIN(pre[b], j0) : 0;  // keys [0, pe) and [j0, n)
+                for (int j = 0; j < pe; j++) pr[j] = expf(pr[j] - L[r]);
+                for (int j = pe; j < j0; j++) pr[j] = 0.0f;
                 for (int j = j0; j < n; j++) pr[j] = expf(pr[j] - L[r]);
                 for (int j = n; j < nk; j++) pr[j] = 0.0f;
                 double d = 0;
@@ -626,7 +631,7 @@ static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const 
         }
         for (int i0 = 0; i0 < seg_len[sg]; i0 += ATT_BR) {
             int nr = RS_MIN(ATT_BR, seg_len[sg] - i0);
-            attn_block(q + (size_t)i0 * W, W, K, V, hd, o + (size_t)i0 * NH * hd, NH * hd, NULL, NULL, nr,
+            attn_block(q + (size_t)i0 * W, W, K, V, hd, o + (size_t)i0 * NH * hd, NH * hd, NULL, NULL, 0, nr,
                        seg_pos[sg] + i0, hd, s);
         }
     }

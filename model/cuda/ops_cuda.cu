@@ -664,9 +664,16 @@ static void cuda_rope_backward(OpCtx *cx, float *dqkv, const int32_t *pos, const
 // Rows of K and Q tiles are padded to hd + 1 floats so that 32 lanes reading
 // 32 different rows at one column hit 32 different banks.
 
+// The key tiles a block of queries visits: those of a shared prefix (below
+// pend), then from kstart on, skipping the tiles between.
+static __device__ __forceinline__ int next_tile(int j0, int pend, int kstart) {
+    j0 += BC;
+    return j0 >= pend && j0 < kstart ? kstart : j0;
+}
+
 template <int NC>
-static __global__ void attn_forward_kernel(float *out, float *lse, const float *qkv, const int32_t *seg, int T,
-                                           int NH, int NKV, int hd, float scale) {
+static __global__ void attn_forward_kernel(float *out, float *lse, const float *qkv, const int32_t *seg,
+                                           const int32_t *pre, int T, int NH, int NKV, int hd, float scale) {
     extern __shared__ float sm[];
     int hdp = hd + 1;
     float *Ks = sm, *Vs = Ks + BC * hdp, *Qs = Vs + BC * hd;
@@ -682,10 +689,11 @@ static __global__ void attn_forward_kernel(float *out, float *lse, const float *
     int tmax = min(T - 1, t0 + NW - 1);
     int kstart = seg ? seg[(size_t)b * T + t0] : 0;  // the smallest start in the block (starts never decrease)
     kstart -= kstart % BC;
+    int P = seg && pre ? pre[b] : 0, pend = (P + BC - 1) / BC * BC;  // the shared prefix's tiles, then kstart on
     float m = -INFINITY, l = 0.0f, acc[NC];
 #pragma unroll
     for (int k = 0; k < NC; k++) acc[k] = 0.0f;
-    for (int j0 = kstart; j0 <= tmax; j0 += BC) {
+    for (int j0 = P > 0 ? 0 : kstart; j0 <= tmax; j0 = next_tile(j0, pend, kstart)) {
         __syncthreads();  // the previous tile is consumed
         for (int i = threadIdx.x; i < BC * hd; i += blockDim.x) {
             int r = i / hd, c = i % hd, s = j0 + r;
@@ -694,10 +702,10 @@ static __global__ void attn_forward_kernel(float *out, float *lse, const float *
             Vs[r * hd + c] = in ? base[(size_t)s * W + (NH + NKV + kh) * hd + c] : 0.0f;
         }
         __syncthreads();
-        if (!active || j0 > t || j0 + BC <= s0) continue;  // warp-uniform
+        if (!active || j0 > t || (j0 >= P && j0 + BC <= s0)) continue;  // warp-uniform
         int s = j0 + lane;
         float sc = -INFINITY;
-        if (s >= s0 && s <= t) {
+        if (s <= t && (s >= s0 || s < P)) {
             float d = 0.0f;
             for (int c = 0; c < hd; c++) d += q[c] * Ks[lane * hdp + c];
             sc = d * scale;
@@ -748,8 +756,8 @@ static __global__ void attn_rowdot_kernel(float *D, const float *dout, const flo
 // the query part of dqkv).
 template <int NC>
 static __global__ void attn_backward_dq_kernel(float *dqkv, const float *dout, const float *qkv, const float *lse,
-                                               const float *D, const int32_t *seg, int T, int NH, int NKV, int hd,
-                                               float scale) {
+                                               const float *D, const int32_t *seg, const int32_t *pre, int T, int NH,
+                                               int NKV, int hd, float scale) {
     extern __shared__ float sm[];
     int hdp = hd + 1;
     float *Ks = sm, *Vs = Ks + BC * hdp, *Qs = Vs + BC * hdp, *Gs = Qs + NW * hd;
@@ -772,10 +780,11 @@ static __global__ void attn_backward_dq_kernel(float *dqkv, const float *dout, c
     int tmax = min(T - 1, t0 + NW - 1);
     int kstart = seg ? seg[(size_t)b * T + t0] : 0;
     kstart -= kstart % BC;
+    int P = seg && pre ? pre[b] : 0, pend = (P + BC - 1) / BC * BC;
     float acc[NC];
 #pragma unroll
     for (int k = 0; k < NC; k++) acc[k] = 0.0f;
-    for (int j0 = kstart; j0 <= tmax; j0 += BC) {
+    for (int j0 = P > 0 ? 0 : kstart; j0 <= tmax; j0 = next_tile(j0, pend, kstart)) {
         __syncthreads();
         for (int i = threadIdx.x; i < BC * hd; i += blockDim.x) {
             int r = i / hd, c = i % hd, s = j0 + r;
@@ -784,10 +793,10 @@ static __global__ void attn_backward_dq_kernel(float *dqkv, const float *dout, c
             Vs[r * hdp + c] = in ? base[(size_t)s * W + (NH + NKV + kh) * hd + c] : 0.0f;
         }
         __syncthreads();
-        if (!active || j0 > t || j0 + BC <= s0) continue;
+        if (!active || j0 > t || (j0 >= P && j0 + BC <= s0)) continue;
         int s = j0 + lane;
         float ds = 0.0f;
-        if (s >= s0 && s <= t) {
+        if (s <= t && (s >= s0 || s < P)) {
             float d = 0.0f, dp = 0.0f;
             for (int c = 0; c < hd; c++) d += q[c] * Ks[lane * hdp + c], dp += g[c] * Vs[lane * hdp + c];
             float p = expf(d * scale - L);
@@ -815,8 +824,8 @@ static __global__ void attn_backward_dq_kernel(float *dqkv, const float *dout, c
 // thread: dV = sum P dO; dK = sum dS Q. Overwrites the key and value parts.
 template <int NC>
 static __global__ void attn_backward_dkv_kernel(float *dqkv, const float *dout, const float *qkv, const float *lse,
-                                                const float *D, const int32_t *seg, int T, int NH, int NKV, int hd,
-                                                float scale) {
+                                                const float *D, const int32_t *seg, const int32_t *pre, int T,
+                                                int NH, int NKV, int hd, float scale) {
     extern __shared__ float sm[];
     int hdp = hd + 1;
     float *Qs = sm, *Gs = Qs + BC * hdp, *Ls = Gs + BC * hdp, *Ds = Ls + BC;
@@ -833,6 +842,7 @@ static __global__ void attn_backward_dkv_kernel(float *dqkv, const float *dout, 
             kr[c] = base[(size_t)s * W + (NH + kh) * hd + c];
             vr[c] = base[(size_t)s * W + (NH + NKV + kh) * hd + c];
         }
+    int P = seg && pre ? pre[b] : 0;
     float ak[NC], av[NC];
 #pragma unroll
     for (int k = 0; k < NC; k++) ak[k] = av[k] = 0.0f;
@@ -840,8 +850,9 @@ static __global__ void attn_backward_dkv_kernel(float *dqkv, const float *dout, 
         int h = kh * G + gi;
         for (int t0 = sb - sb % BC; t0 < T; t0 += BC) {
             // Starts never decrease: once a tile's first query starts after
-            // the block's last key, no later query sees any key here.
-            if (seg && seg[(size_t)b * T + t0] > smax) break;  // block-uniform
+            // the block's last key, no later query sees any key here (unless
+            // the block holds shared-prefix keys, which every query sees).
+            if (seg && seg[(size_t)b * T + t0] > smax && sb >= P) break;  // block-uniform
             __syncthreads();
             for (int i = threadIdx.x; i < BC * hd; i += blockDim.x) {
                 int r = i / hd, c = i % hd, t = t0 + r;
@@ -860,7 +871,7 @@ static __global__ void attn_backward_dkv_kernel(float *dqkv, const float *dout, 
             if (!active || t0 + BC <= s) continue;
             int t = t0 + lane;
             float p = 0.0f, ds = 0.0f;
-            if (t < T && t >= s && S0[lane] <= s) {
+            if (t < T && t >= s && (S0[lane] <= s || s < P)) {
                 float d = 0.0f, dp = 0.0f;
                 for (int c = 0; c < hd; c++) d += Qs[lane * hdp + c] * kr[c], dp += Gs[lane * hdp + c] * vr[c];
                 p = expf(d * scale - Ls[lane]);
@@ -906,48 +917,50 @@ static void att_smem(OpCtx *cx, const void *fn, size_t bytes, const char *what) 
     } while (0)
 
 template <int NC>
-static void launch_attn_forward(OpCtx *cx, float *out, float *lse, const float *qkv, const int32_t *seg, int B, int T,
-                                int NH, int NKV, int hd) {
+static void launch_attn_forward(OpCtx *cx, float *out, float *lse, const float *qkv, const int32_t *seg,
+                                const int32_t *pre, int B, int T, int NH, int NKV, int hd) {
     size_t sm = ((size_t)BC * (hd + 1) + (size_t)BC * hd + (size_t)NW * hd) * sizeof(float);
     att_smem(cx, (const void *)attn_forward_kernel<NC>, sm, "attn_forward_kernel (smem)");
     dim3 grid((T + NW - 1) / NW, NH, B);
-    attn_forward_kernel<NC><<<grid, NW * 32, sm, cx->stream>>>(out, lse, qkv, seg, T, NH, NKV, hd,
+    attn_forward_kernel<NC><<<grid, NW * 32, sm, cx->stream>>>(out, lse, qkv, seg, pre, T, NH, NKV, hd,
                                                                1.0f / sqrtf((float)hd));
     launched(cx, "attn_forward_kernel");
 }
 
 template <int NC>
 static void launch_attn_backward(OpCtx *cx, float *dqkv, const float *dout, const float *qkv, const float *lse,
-                                 const float *D, const int32_t *seg, int B, int T, int NH, int NKV, int hd) {
+                                 const float *D, const int32_t *seg, const int32_t *pre, int B, int T, int NH, int NKV,
+                                 int hd) {
     float scale = 1.0f / sqrtf((float)hd);
     size_t sm_q = ((size_t)2 * BC * (hd + 1) + (size_t)2 * NW * hd) * sizeof(float);
     att_smem(cx, (const void *)attn_backward_dq_kernel<NC>, sm_q, "attn_backward_dq_kernel (smem)");
     attn_backward_dq_kernel<NC><<<dim3((T + NW - 1) / NW, NH, B), NW * 32, sm_q, cx->stream>>>(
-        dqkv, dout, qkv, lse, D, seg, T, NH, NKV, hd, scale);
+        dqkv, dout, qkv, lse, D, seg, pre, T, NH, NKV, hd, scale);
     launched(cx, "attn_backward_dq_kernel");
     size_t sm_kv = ((size_t)2 * BC * (hd + 1) + 3 * BC + (size_t)2 * NW * hd) * sizeof(float);
     att_smem(cx, (const void *)attn_backward_dkv_kernel<NC>, sm_kv, "attn_backward_dkv_kernel (smem)");
     attn_backward_dkv_kernel<NC><<<dim3((T + NW - 1) / NW, NKV, B), NW * 32, sm_kv, cx->stream>>>(
-        dqkv, dout, qkv, lse, D, seg, T, NH, NKV, hd, scale);
+        dqkv, dout, qkv, lse, D, seg, pre, T, NH, NKV, hd, scale);
     launched(cx, "attn_backward_dkv_kernel");
 }
 
-static void cuda_attention_forward(OpCtx *cx, float *out, float *lse, const float *qkv, const int32_t *seg, int B,
-                                   int T, int NH, int NKV, int hd) {
+static void cuda_attention_forward(OpCtx *cx, float *out, float *lse, const float *qkv, const int32_t *seg,
+                                   const int32_t *pre, int B, int T, int NH, int NKV, int hd) {
     if (B <= 0 || T <= 0) return;
     if (hd > 256) return fail(cx, "attention_forward", "head_dim above 256 is not built");
-    ATT_DISPATCH(hd, launch_attn_forward, cx, out, lse, qkv, seg, B, T, NH, NKV, hd);
+    ATT_DISPATCH(hd, launch_attn_forward, cx, out, lse, qkv, seg, pre, B, T, NH, NKV, hd);
 }
 
 static void cuda_attention_backward(OpCtx *cx, float *dqkv, const float *dout, const float *qkv, const float *out,
-                                    const float *lse, const int32_t *seg, int B, int T, int NH, int NKV, int hd) {
+                                    const float *lse, const int32_t *seg, const int32_t *pre, int B, int T, int NH,
+                                    int NKV, int hd) {
     if (B <= 0 || T <= 0) return;
     if (hd > 256) return fail(cx, "attention_backward", "head_dim above 256 is not built");
     size_t rows = (size_t)B * T * NH;
     float *D = (float *)slot(cx, SLOT_ATT, rows * sizeof(float));
     attn_rowdot_kernel<<<blocks_for(rows * 32, 256), 256, 0, cx->stream>>>(D, dout, out, B, T, NH, hd);
     launched(cx, "attn_rowdot_kernel");
-    ATT_DISPATCH(hd, launch_attn_backward, cx, dqkv, dout, qkv, lse, D, seg, B, T, NH, NKV, hd);
+    ATT_DISPATCH(hd, launch_attn_backward, cx, dqkv, dout, qkv, lse, D, seg, pre, B, T, NH, NKV, hd);
 }
 
 // ---------------------------------------------------------------------------

@@ -515,6 +515,65 @@ TEST(head_skips_positions_without_targets) {
     model_free(m);
 }
 
+// A row of a prompt then its completions, the prompt forwarded once
+// (model_forward_shared), gives each completion the log-probs and the
+// gradients of prompt + completion as a sequence of its own.
+TEST(shared_prefix_equals_separate_sequences) {
+    Err err;
+    ModelConfig c = tiny_config(1, 1);
+    Model *m = model_new(&c, MODEL_GRADS, &err);
+    REQUIRE(m);
+    randomize(m, 8, 0.3f);
+    Rng r;
+    rng_seed(&r, 9);
+    enum { P = 5, G = 3 };
+    int n[G] = {4, 1, 6}, Ts = P + 6;  // completion lengths; separate rows padded to Ts
+    int32_t prompt[P], comp[G][6];
+    random_tokens(&r, prompt, P, c.vocab_size);
+    for (int g = 0; g < G; g++) random_tokens(&r, comp[g], n[g], c.vocab_size);
+    // Separate: row g = prompt + completion g; targets on the completion.
+    int32_t ids[G * 11] = {0}, tg[G * 11];
+    float dl[G * 11] = {0}, lp[G * 11];
+    for (int i = 0; i < G * Ts; i++) tg[i] = -1;
+    for (int g = 0; g < G; g++) {
+        memcpy(ids + g * Ts, prompt, sizeof prompt);
+        memcpy(ids + g * Ts + P, comp[g], sizeof(int32_t) * (size_t)n[g]);
+        for (int j = 0; j < n[g]; j++) tg[g * Ts + P - 1 + j] = comp[g][j], dl[g * Ts + P - 1 + j] = (float)rng_normal(&r);
+    }
+    size_t np = model_num_params(m);
+    float *g_sep = malloc(np * 4);
+    model_zero_grad(m);
+    REQUIRE(model_forward(m, ids, tg, G, Ts, lp, NULL, &err) == 0);
+    model_backward(m, dl, NULL);
+    memcpy(g_sep, model_grads(m), np * 4);
+    // Shared: prompt[0..P-2], then per completion its prompt's last token and
+    // the completion but its last token (which predicts nothing).
+    int32_t sid[32], sseg[32], stg[32], pre = P - 1, T = 0;
+    float sdl[32], slp[32];
+    for (int j = 0; j < P - 1; j++) sid[T] = prompt[j], sseg[T] = 0, stg[T++] = -1;
+    int at[G];
+    for (int g = 0; g < G; g++) {
+        at[g] = T;
+        for (int j = 0; j < n[g]; j++) {
+            sid[T] = j == 0 ? prompt[P - 1] : comp[g][j - 1], sseg[T] = at[g], stg[T] = comp[g][j];
+            sdl[T++] = dl[g * Ts + P - 1 + j];
+        }
+    }
+    for (int j = 0; j < P - 1; j++) sdl[j] = 0;
+    model_zero_grad(m);
+    REQUIRE(model_forward_shared(m, sid, sseg, &pre, stg, 1, T, slp, NULL, &err) == 0);
+    model_backward(m, sdl, NULL);
+    for (int g = 0; g < G; g++)
+        for (int j = 0; j < n[g]; j++) CHECK_NEAR(slp[at[g] + j], lp[g * Ts + P - 1 + j], 2e-6);
+    CHECK(rel_err(model_grads(m), g_sep, np) < 1e-5);
+    // A prefix longer than the row's first sequence is refused.
+    pre = at[1] + 1;
+    CHECK(model_forward_shared(m, sid, sseg, &pre, stg, 1, T, slp, NULL, &err) == -1);
+    CHECK_CONTAINS(err.msg, "pre[0]");
+    free(g_sep);
+    model_free(m);
+}
+
 TEST(init_is_seeded_and_table_is_hf) {
     Err err;
     ModelConfig c = tiny_config(0, 1);

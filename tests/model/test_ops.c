@@ -28,6 +28,7 @@ struct Case {
     size_t nout;
     int d[8];            // op dimensions
     const int32_t *idx;  // ids, positions or targets
+    const int32_t *pre;  // attention: the shared prefix per row, or NULL
     double scal;         // eps or inv_temp
     void (*fwd)(Case *);
 };
@@ -80,7 +81,8 @@ static void ref_rope(Case *c) {  // in: qkv (N, W); d: N, NH, NKV, hd; theta in 
             }
 }
 
-static void ref_attention(Case *c) {  // in: qkv (B, T, W); d: B, T, NH, NKV, hd; idx: seg or NULL
+// Key s is seen by query t iff s <= t and (s >= seg[t] or s < pre[b]).
+static void ref_attention(Case *c) {  // in: qkv (B, T, W); d: B, T, NH, NKV, hd; idx: seg or NULL; pre
     int B = c->d[0], T = c->d[1], NH = c->d[2], NKV = c->d[3], hd = c->d[4];
     int W = (NH + 2 * NKV) * hd, G = NH / NKV;
     double *p = malloc((size_t)T * sizeof(double));
@@ -89,19 +91,21 @@ static void ref_attention(Case *c) {  // in: qkv (B, T, W); d: B, T, NH, NKV, hd
             for (int t = 0; t < T; t++) {
                 const double *q = c->in[0] + ((size_t)b * T + t) * W + h * hd;
                 double mx = -INFINITY, sum = 0;
-                int s0 = c->idx ? c->idx[(size_t)b * T + t] : 0;
-                for (int s = s0; s <= t; s++) {
+                int s0 = c->idx ? c->idx[(size_t)b * T + t] : 0, P = c->pre ? c->pre[b] : 0;
+                for (int s = 0; s <= t; s++) {
+                    p[s] = -INFINITY;
+                    if (s < s0 && s >= P) continue;
                     const double *k = c->in[0] + ((size_t)b * T + s) * W + (NH + h / G) * hd;
                     double d = 0;
                     for (int j = 0; j < hd; j++) d += q[j] * k[j];
                     p[s] = d / sqrt((double)hd);
                     mx = fmax(mx, p[s]);
                 }
-                for (int s = s0; s <= t; s++) sum += (p[s] = exp(p[s] - mx));
+                for (int s = 0; s <= t; s++) sum += (p[s] = exp(p[s] - mx));
                 double *o = c->out + ((size_t)b * T + t) * NH * hd + h * hd;
                 for (int j = 0; j < hd; j++) {
                     double acc = 0;
-                    for (int s = s0; s <= t; s++)
+                    for (int s = 0; s <= t; s++)
                         acc += p[s] / sum * c->in[0][((size_t)b * T + s) * W + (NH + NKV + h / G) * hd + j];
                     o[j] = acc;
                 }
@@ -406,14 +410,15 @@ TEST(rope_forward_backward) {
 // packed rows. Returns the forward output (host, caller frees).
 static float *attention_case(Case *c, const float *qkv, const int32_t *seg, int B, int T, int NH, int NKV, int hd,
                              Rng *r) {
+    int32_t *d_pre = c->pre ? dev_i(c->pre, (size_t)B) : NULL;
     float *out = malloc(c->nout * 4), *g = dout_f(c), *dqkv = randf(r, c->n[0], 1);  // dqkv: overwritten
     int32_t *d_seg = seg ? dev_i(seg, (size_t)B * T) : NULL;
     float *d_qkv = dev_f(qkv, c->n[0]), *d_out = dev_zeros(c->nout), *d_lse = dev_zeros((size_t)B * NH * T);
     float *d_g = dev_f(g, c->nout), *d_dqkv = dev_f(dqkv, c->n[0]);
-    O->attention_forward(CX, d_out, d_lse, d_qkv, d_seg, B, T, NH, NKV, hd);
+    O->attention_forward(CX, d_out, d_lse, d_qkv, d_seg, d_pre, B, T, NH, NKV, hd);
     fetch(out, d_out, c->nout);
     CHECK_MSG(fwd_err(c, out) < TOL_FWD, "forward %g", fwd_err(c, out));
-    O->attention_backward(CX, d_dqkv, d_g, d_qkv, d_out, d_lse, d_seg, B, T, NH, NKV, hd);
+    O->attention_backward(CX, d_dqkv, d_g, d_qkv, d_out, d_lse, d_seg, d_pre, B, T, NH, NKV, hd);
     fetch(dqkv, d_dqkv, c->n[0]);
     double e = fd_err(c, 0, dqkv, 100, r);
     CHECK_MSG(e < TOL_BWD, "dqkv %g", e);
@@ -473,9 +478,40 @@ TEST(attention_segmented_forward_backward) {
     float *out = attention_case(&c, qkv, seg, B, T, NH, NKV, hd, &r);
     // The mask matters: without it the output differs.
     float *plain = malloc(c.nout * 4), *d_plain = dev_zeros(c.nout), *d_lse = dev_zeros((size_t)B * NH * T);
-    O->attention_forward(CX, d_plain, d_lse, dev_f(qkv, c.n[0]), NULL, B, T, NH, NKV, hd);
+    O->attention_forward(CX, d_plain, d_lse, dev_f(qkv, c.n[0]), NULL, NULL, B, T, NH, NKV, hd);
     fetch(plain, d_plain, c.nout);
     CHECK(fabs(plain[(size_t)60 * NH * hd] - out[(size_t)60 * NH * hd]) > 1e-4);
+    free(qkv), free(out), free(seg), free(plain);
+    case_free(&c);
+}
+
+// A shared prefix per row (RL: a prompt, then its samples): row 0 holds a
+// 37-position prefix inside a first sequence of 45, then sequences at 45,
+// 80 and 100; row 1 a prefix that is its whole first sequence (70), then
+// sequences of 1 and 58 positions. The boundaries fall inside and across the
+// CUDA kernels' 32-key tiles and the CPU's 64-row blocks.
+TEST(attention_shared_prefix_forward_backward) {
+    setup();
+    Rng r;
+    rng_seed(&r, 8);
+    int B = 2, T = 130, NH = 4, NKV = 2, hd = 8, W = (NH + 2 * NKV) * hd;
+    int32_t *seg = malloc((size_t)B * T * sizeof *seg), pre[2] = {37, 70};
+    for (int t = 0; t < T; t++) {
+        seg[t] = t < 45 ? 0 : t < 80 ? 45 : t < 100 ? 80 : 100;
+        seg[T + t] = t < 70 ? 0 : t < 71 ? 70 : 71;
+    }
+    Case c = {0};
+    float *qkv = randf(&r, (size_t)B * T * W, 1);
+    c.in[0] = to_d(qkv, c.n[0] = (size_t)B * T * W);
+    c.d[0] = B, c.d[1] = T, c.d[2] = NH, c.d[3] = NKV, c.d[4] = hd;
+    c.idx = seg, c.pre = pre;
+    case_init(&c, ref_attention, (size_t)B * T * NH * hd, &r);
+    float *out = attention_case(&c, qkv, seg, B, T, NH, NKV, hd, &r);
+    // The prefix matters: without it a later sequence's output differs.
+    float *plain = malloc(c.nout * 4), *d_plain = dev_zeros(c.nout), *d_lse = dev_zeros((size_t)B * NH * T);
+    O->attention_forward(CX, d_plain, d_lse, dev_f(qkv, c.n[0]), dev_i(seg, (size_t)B * T), NULL, B, T, NH, NKV, hd);
+    fetch(plain, d_plain, c.nout);
+    CHECK(fabs(plain[(size_t)90 * NH * hd] - out[(size_t)90 * NH * hd]) > 1e-4);
     free(qkv), free(out), free(seg), free(plain);
     case_free(&c);
 }
@@ -503,9 +539,9 @@ static void decode_case(int bf16, int hd) {
     float *qkvr = malloc((size_t)2 * T * W * 4);
     for (size_t i = 0; i < (size_t)2 * T * W; i++) qkvr[i] = (int)(i % W) >= NH * hd ? round_bf16(qkv[i]) : qkv[i];
     float *d_ref = dev_zeros((size_t)2 * T * NH * hd), *d_lse = dev_zeros((size_t)2 * NH * T);
-    O->attention_forward(CX, d_ref, d_lse, dev_f(qkv, (size_t)2 * T * W), NULL, 2, T, NH, NKV, hd);
+    O->attention_forward(CX, d_ref, d_lse, dev_f(qkv, (size_t)2 * T * W), NULL, NULL, 2, T, NH, NKV, hd);
     fetch(ref, d_ref, (size_t)2 * T * NH * hd);
-    O->attention_forward(CX, d_ref, d_lse, dev_f(qkvr, (size_t)2 * T * W), NULL, 2, T, NH, NKV, hd);
+    O->attention_forward(CX, d_ref, d_lse, dev_f(qkvr, (size_t)2 * T * W), NULL, NULL, 2, T, NH, NKV, hd);
     fetch(refr, d_ref, (size_t)2 * T * NH * hd);
     // A pool of R rows in scrambled order; slot 1 shares slot 2's first 40
     // positions (a fork) and owns the rest. (float-sized elements: room for either type)
