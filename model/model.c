@@ -406,25 +406,32 @@ int model_forward_packed(Model *m, const int32_t *ids, const int32_t *seg, const
 int model_forward_shared(Model *m, const int32_t *ids, const int32_t *seg, const int32_t *pre, const int32_t *targets,
                          int B, int T, float *logp, float *entropy, Err *e) {
     RS_CHECK(B > 0 && T > 0 && (targets != NULL) == (logp != NULL) && (!pre || seg));
-    if (T > m->cfg.max_position_embeddings)
+    if (!seg && T > m->cfg.max_position_embeddings)
         return err_set(e, "sequence length %d exceeds max_position_embeddings %d", T,
                        m->cfg.max_position_embeddings);
     if (check_ids(m, ids, targets, B, T, e) != 0) return -1;
     if (seg && check_seg(seg, B, T, e) != 0) return -1;
     if (pre && check_pre(seg, pre, B, T, e) != 0) return -1;
-    const ModelOps *o = m->ops;
-    int N = B * T, C = m->cfg.hidden_size, L = m->cfg.num_hidden_layers;
-    ensure_acts(m, (size_t)N);
-    m->B = B, m->T = T;
-    m->has_head = targets != NULL;
-    m->packed = seg != NULL, m->shared = pre != NULL;
     // Positions restart at 0 with each packed sequence, or go on after the
-    // shared prefix.
+    // shared prefix; a packed row may be longer than any of its sequences.
+    int N = B * T, maxpos = 0;
     int32_t *pos = xmalloc((size_t)N * sizeof *pos);
     for (int i = 0; i < N; i++) {
         int s = seg ? seg[i] : 0;
         pos[i] = i % T - s + (pre && s > 0 ? pre[i / T] : 0);
+        maxpos = RS_MAX(maxpos, pos[i]);
     }
+    if (maxpos >= m->cfg.max_position_embeddings) {
+        free(pos);
+        return err_set(e, "sequence length %d exceeds max_position_embeddings %d", maxpos + 1,
+                       m->cfg.max_position_embeddings);
+    }
+    const ModelOps *o = m->ops;
+    int C = m->cfg.hidden_size, L = m->cfg.num_hidden_layers;
+    ensure_acts(m, (size_t)N);
+    m->B = B, m->T = T;
+    m->has_head = targets != NULL;
+    m->packed = seg != NULL, m->shared = pre != NULL;
     o->upload(m->cx, m->pos, pos, (size_t)N * sizeof *pos);
     free(pos);
     if (seg) o->upload(m->cx, m->seg, seg, (size_t)N * sizeof *seg);

@@ -234,41 +234,81 @@ static void batch_free(Batch *b) {
 // Forward passes over samples
 
 // ids/targets (n, T) for samples ss: position plen-1+j predicts response token j.
-static int pack_samples(Sample *const *ss, int n, int32_t **ids, int32_t **tgt) {
-    int T = 0;
-    for (int i = 0; i < n; i++) T = RS_MAX(T, ss[i]->plen + ss[i]->n);
-    T = RS_MAX(T, 1);
-    *ids = xcalloc((size_t)n * T, sizeof **ids);
-    *tgt = xmalloc((size_t)n * T * sizeof **tgt);
-    for (size_t i = 0; i < (size_t)n * T; i++) (*tgt)[i] = -1;
+// A micro-batch laid out for the training forward. The samples of one prompt
+// share a row (model_forward_shared): its prefix is the prompt but its last
+// token, then per sample that last token and the sample's tokens but its
+// last, so each position predicts the sample's next token. The prompt is
+// forwarded and backpropagated once for its G samples instead of G times.
+// Sample i's token j is the target at row[i] * T + at[i] + j.
+typedef struct Layout {
+    int32_t *ids, *tgt, *seg, *pre;  // (B, T), (B)
+    int B, T;
+    int *row, *at;                   // (n)
+    double work;                     // positions that hold tokens (not padding)
+} Layout;
+
+static int same_prompt(const Sample *a, const Sample *b) {
+    return a->prompt == b->prompt && a->plen == b->plen && !memcmp(a->ids, b->ids, sizeof(int32_t) * (size_t)a->plen);
+}
+
+static Layout layout_samples(Sample *const *ss, int n) {
+    Layout L = {.row = xmalloc(sizeof(int) * (size_t)n), .at = xmalloc(sizeof(int) * (size_t)n)};
+    int *first = xmalloc(sizeof(int) * (size_t)n), *len = xmalloc(sizeof(int) * (size_t)n);  // per row
+    for (int i = 0; i < n; i++) {
+        int r = 0;
+        while (r < L.B && !same_prompt(ss[first[r]], ss[i])) r++;
+        if (r == L.B) first[L.B] = i, len[L.B++] = ss[i]->plen - 1;
+        L.row[i] = r, L.at[i] = len[r], len[r] += ss[i]->n;
+    }
+    for (int r = 0; r < L.B; r++) L.T = RS_MAX(L.T, len[r]), L.work += len[r];
+    L.T = RS_MAX(L.T, 1);
+    size_t N = (size_t)L.B * L.T;
+    L.ids = xcalloc(N, sizeof *L.ids), L.tgt = xmalloc(N * sizeof *L.tgt), L.seg = xmalloc(N * sizeof *L.seg);
+    L.pre = xmalloc(sizeof *L.pre * (size_t)L.B);
+    for (size_t k = 0; k < N; k++) L.tgt[k] = -1, L.seg[k] = 0;
+    for (int r = 0; r < L.B; r++) {
+        const Sample *p = ss[first[r]];
+        int32_t *ids = L.ids + (size_t)r * L.T, *seg = L.seg + (size_t)r * L.T;
+        L.pre[r] = p->plen - 1;
+        memcpy(ids, p->ids, sizeof(int32_t) * (size_t)L.pre[r]);
+        for (int t = len[r]; t < L.T; t++) seg[t] = len[r];  // the padding is a sequence of its own
+    }
     for (int i = 0; i < n; i++) {
         const Sample *s = ss[i];
-        memcpy(*ids + (size_t)i * T, s->ids, sizeof(int32_t) * (size_t)(s->plen + s->n));
-        for (int j = 0; j < s->n; j++) (*tgt)[(size_t)i * T + s->plen - 1 + j] = s->ids[s->plen + j];
+        size_t o = (size_t)L.row[i] * L.T + L.at[i];
+        for (int j = 0; j < s->n; j++) {
+            L.ids[o + j] = s->ids[s->plen - 1 + j], L.tgt[o + j] = s->ids[s->plen + j];
+            L.seg[o + j] = L.at[i];
+        }
     }
-    return T;
+    free(first), free(len);
+    return L;
+}
+
+static void layout_free(Layout *L) {
+    free(L->ids), free(L->tgt), free(L->seg), free(L->pre), free(L->row), free(L->at);
 }
 
 // Response log-probs of ss under m (at the sampling temperature): out[i] gets
 // ss[i]->n doubles (malloc'd). entropy_sum (may be NULL) adds the entropies.
-// Leaves m ready for model_backward when m has gradients.
-static int forward_samples(Rl *rl, Model *m, Sample *const *ss, int n, double **out, double *entropy_sum, int *Tout,
+// Leaves m ready for model_backward (in the layout L returns) when m has
+// gradients.
+static int forward_samples(Rl *rl, Model *m, Sample *const *ss, int n, double **out, double *entropy_sum, Layout *L,
                            Err *e) {
-    int32_t *ids, *tgt;
-    int T = pack_samples(ss, n, &ids, &tgt);
-    float *lp = xmalloc(sizeof(float) * (size_t)n * T), *ent = entropy_sum ? xmalloc(sizeof(float) * (size_t)n * T) : NULL;
+    *L = layout_samples(ss, n);
+    size_t N = (size_t)L->B * L->T;
+    float *lp = xmalloc(sizeof(float) * N), *ent = entropy_sum ? xmalloc(sizeof(float) * N) : NULL;
     model_set_temperature(m, rl->c.temperature > 0 ? rl->c.temperature : 1.0f);
-    int rc = model_forward(m, ids, tgt, n, T, lp, ent, e);
+    int rc = model_forward_shared(m, L->ids, L->seg, L->pre, L->tgt, L->B, L->T, lp, ent, e);
     for (int i = 0; rc == 0 && i < n; i++) {
         out[i] = xmalloc(sizeof(double) * (size_t)(ss[i]->n ? ss[i]->n : 1));
         for (int j = 0; j < ss[i]->n; j++) {
-            size_t at = (size_t)i * T + ss[i]->plen - 1 + j;
+            size_t at = (size_t)L->row[i] * L->T + L->at[i] + j;
             out[i][j] = lp[at];
             if (ent) *entropy_sum += ent[at];
         }
     }
-    free(ids), free(tgt), free(lp), free(ent);
-    *Tout = T;
+    free(lp), free(ent);
     return rc;
 }
 
@@ -285,14 +325,15 @@ typedef struct UpdateStats {
 // any update (only needed when the step makes more than one update).
 static int old_logprobs(Rl *rl, Model *m, Batch *b, UpdateStats *us, Err *e) {
     for (int i0 = 0; i0 < b->n; i0 += rl->micro) {
-        int k = RS_MIN(rl->micro, b->n - i0), T;
+        int k = RS_MIN(rl->micro, b->n - i0);
         Sample **ss = xmalloc(sizeof *ss * (size_t)k);
         double **lp = xcalloc((size_t)k, sizeof *lp);
         for (int i = 0; i < k; i++) ss[i] = &b->s[i0 + i];
-        int rc = forward_samples(rl, m, ss, k, lp, NULL, &T, e);
-        for (int i = 0; i < k; i++) ss[i]->old_logp = lp[i];
-        for (int i = 0; i < k; i++)  // padding is not model work
-            us->fwd_tokens += ss[i]->plen + ss[i]->n, us->head_tokens += ss[i]->n;
+        Layout L;
+        int rc = forward_samples(rl, m, ss, k, lp, NULL, &L, e);
+        for (int i = 0; i < k; i++) ss[i]->old_logp = lp[i], us->head_tokens += ss[i]->n;
+        us->fwd_tokens += L.work;  // padding is not model work
+        layout_free(&L);
         free(ss), free(lp);
         if (rc != 0) return -1;
     }
@@ -303,7 +344,8 @@ static int old_logprobs(Rl *rl, Model *m, Batch *b, UpdateStats *us, Err *e) {
 static int micro_step(Rl *rl, Model *m, Sample *const *ss, int k, int64_t norm_tokens, int norm_seqs, int first,
                       UpdateStats *us, Err *e) {
     double **lp = xcalloc((size_t)k, sizeof *lp), **ref = NULL, **dl = xcalloc((size_t)k, sizeof *dl);
-    int T, rc = forward_samples(rl, m, ss, k, lp, &us->entropy, &T, e);
+    Layout L, Lr;
+    int rc = forward_samples(rl, m, ss, k, lp, &us->entropy, &L, e);
     for (int i = 0; rc == 0 && i < k; i++) {
         if (first && !ss[i]->old_logp) {  // one update per step: this forward is the old policy
             ss[i]->old_logp = xmalloc(sizeof(double) * (size_t)ss[i]->n);
@@ -314,9 +356,10 @@ static int micro_step(Rl *rl, Model *m, Sample *const *ss, int k, int64_t norm_t
     }
     if (rc == 0 && rl->ref) {  // the reference's log-probs (its forward leaves m's activations alone)
         ref = xcalloc((size_t)k, sizeof *ref);
-        int Tr;
-        rc = forward_samples(rl, rl->ref, ss, k, ref, NULL, &Tr, e);
-        for (int i = 0; i < k; i++) us->fwd_tokens += ss[i]->plen + ss[i]->n, us->head_tokens += ss[i]->n;
+        rc = forward_samples(rl, rl->ref, ss, k, ref, NULL, &Lr, e);
+        for (int i = 0; i < k; i++) us->head_tokens += ss[i]->n;
+        us->fwd_tokens += Lr.work;
+        layout_free(&Lr);
     }
     if (rc == 0) {
         GrpoSeq *gs = xcalloc((size_t)k, sizeof *gs);
@@ -335,14 +378,15 @@ static int micro_step(Rl *rl, Model *m, Sample *const *ss, int k, int64_t norm_t
         us->clip_frac += st.clip_frac * (double)st.tokens, us->kl += st.kl * (double)st.tokens;
         us->ratio_mean += st.ratio_mean * (double)st.tokens, us->ratio_dev = fmax(us->ratio_dev, st.ratio_max_dev);
         us->live_tokens += st.tokens;
-        float *dlogp = xcalloc((size_t)k * T, sizeof *dlogp);
+        float *dlogp = xcalloc((size_t)L.B * L.T, sizeof *dlogp);
         for (int i = 0; i < k; i++)
-            for (int j = 0; j < ss[i]->n; j++) dlogp[(size_t)i * T + ss[i]->plen - 1 + j] = (float)dl[i][j];
+            for (int j = 0; j < ss[i]->n; j++) dlogp[(size_t)L.row[i] * L.T + L.at[i] + j] = (float)dl[i][j];
         model_backward(m, dlogp, NULL);
-        for (int i = 0; i < k; i++)  // forward + backward (2x)
-            us->fwd_tokens += 3.0 * (ss[i]->plen + ss[i]->n), us->head_tokens += 3.0 * ss[i]->n;
+        for (int i = 0; i < k; i++) us->head_tokens += 3.0 * ss[i]->n;  // forward + backward (2x)
+        us->fwd_tokens += 3.0 * L.work;
         free(dlogp), free(gs), free(dead);
     }
+    layout_free(&L);
     for (int i = 0; i < k; i++) free(lp[i]), free(dl[i]), free(ref ? ref[i] : NULL);
     free(lp), free(dl), free(ref);
     return rc;
