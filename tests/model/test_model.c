@@ -477,12 +477,20 @@ TEST(xent_weights_masks_and_no_grad_model) {
 // The head runs only on positions with a target (head_rows): a batch whose
 // prompts have none gives the log-probs and gradients of the full head with
 // zero gradient at those positions.
+// A tiny model with gradients and random weights of scale 0.3.
+static Model *grad_model(ModelConfig *c, int tied, int bias, uint64_t seed) {
+    Err err;
+    *c = tiny_config(tied, bias);
+    Model *m = model_new(c, MODEL_GRADS, &err);
+    RS_CHECK(m);
+    randomize(m, seed, 0.3f);
+    return m;
+}
+
 TEST(head_skips_positions_without_targets) {
     Err err;
-    ModelConfig c = tiny_config(0, 1);
-    Model *m = model_new(&c, MODEL_GRADS, &err);
-    REQUIRE(m);
-    randomize(m, 6, 0.3f);
+    ModelConfig c;
+    Model *m = grad_model(&c, 0, 1, 6);
     Rng r;
     rng_seed(&r, 5);
     enum { B = 3, T = 9, N = B * T };
@@ -520,10 +528,8 @@ TEST(head_skips_positions_without_targets) {
 // gradients of prompt + completion as a sequence of its own.
 TEST(shared_prefix_equals_separate_sequences) {
     Err err;
-    ModelConfig c = tiny_config(1, 1);
-    Model *m = model_new(&c, MODEL_GRADS, &err);
-    REQUIRE(m);
-    randomize(m, 8, 0.3f);
+    ModelConfig c;
+    Model *m = grad_model(&c, 1, 1, 8);
     Rng r;
     rng_seed(&r, 9);
     enum { P = 5, G = 3 };
