@@ -271,7 +271,9 @@ static Layout layout_samples(Sample *const *ss, int n) {
         int32_t *ids = L.ids + (size_t)r * L.T, *seg = L.seg + (size_t)r * L.T;
         L.pre[r] = p->plen - 1;
         memcpy(ids, p->ids, sizeof(int32_t) * (size_t)L.pre[r]);
-        for (int t = len[r]; t < L.T; t++) seg[t] = len[r];  // the padding is a sequence of its own
+        // Padding: a one-position sequence each (a run as long as the row's
+        // gap could reach positions past the model's).
+        for (int t = len[r]; t < L.T; t++) seg[t] = t;
     }
     for (int i = 0; i < n; i++) {
         const Sample *s = ss[i];
