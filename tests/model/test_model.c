@@ -572,6 +572,20 @@ TEST(shared_prefix_equals_separate_sequences) {
     for (int g = 0; g < G; g++)
         for (int j = 0; j < n[g]; j++) CHECK_NEAR(slp[at[g] + j], lp[g * Ts + P - 1 + j], 2e-6);
     CHECK(rel_err(model_grads(m), g_sep, np) < 1e-5);
+    // A packed row may be longer than max_position_embeddings; a position
+    // may not: padding as one-position sequences passes, as one run fails.
+    int Tl = c.max_position_embeddings + T + 8;
+    int32_t *lid = calloc((size_t)Tl, 4), *lseg = malloc((size_t)Tl * 4), *ltg = malloc((size_t)Tl * 4);
+    float *llp = malloc((size_t)Tl * 4);
+    for (int t = 0; t < Tl; t++) lseg[t] = t < T ? sseg[t] : t, ltg[t] = t < T ? stg[t] : -1;
+    memcpy(lid, sid, sizeof(int32_t) * (size_t)T);
+    pre = P - 1;
+    CHECK(model_forward_shared(m, lid, lseg, &pre, ltg, 1, Tl, llp, NULL, &err) == 0);
+    for (int g = 0; g < G; g++) CHECK_NEAR(llp[at[g]], slp[at[g]], 1e-6);
+    for (int t = T; t < Tl; t++) lseg[t] = T;
+    CHECK(model_forward_shared(m, lid, lseg, &pre, ltg, 1, Tl, llp, NULL, &err) == -1);
+    CHECK_CONTAINS(err.msg, "max_position_embeddings");
+    free(lid), free(lseg), free(ltg), free(llp);
     // A prefix longer than the row's first sequence is refused.
     pre = at[1] + 1;
     CHECK(model_forward_shared(m, sid, sseg, &pre, stg, 1, T, slp, NULL, &err) == -1);
