@@ -406,9 +406,6 @@ int model_forward_packed(Model *m, const int32_t *ids, const int32_t *seg, const
 int model_forward_shared(Model *m, const int32_t *ids, const int32_t *seg, const int32_t *pre, const int32_t *targets,
                          int B, int T, float *logp, float *entropy, Err *e) {
     RS_CHECK(B > 0 && T > 0 && (targets != NULL) == (logp != NULL) && (!pre || seg));
-    if (!seg && T > m->cfg.max_position_embeddings)
-        return err_set(e, "sequence length %d exceeds max_position_embeddings %d", T,
-                       m->cfg.max_position_embeddings);
     if (check_ids(m, ids, targets, B, T, e) != 0) return -1;
     if (seg && check_seg(seg, B, T, e) != 0) return -1;
     if (pre && check_pre(seg, pre, B, T, e) != 0) return -1;

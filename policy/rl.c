@@ -233,7 +233,6 @@ static void batch_free(Batch *b) {
 // ---------------------------------------------------------------------------
 // Forward passes over samples
 
-// ids/targets (n, T) for samples ss: position plen-1+j predicts response token j.
 // A micro-batch laid out for the training forward. The samples of one prompt
 // share a row (model_forward_shared): its prefix is the prompt but its last
 // token, then per sample that last token and the sample's tokens but its
@@ -244,7 +243,7 @@ typedef struct Layout {
     int32_t *ids, *tgt, *seg, *pre;  // (B, T), (B)
     int B, T;
     int *row, *at;                   // (n)
-    double work;                     // positions that hold tokens (not padding)
+    double work, head;               // positions that hold tokens (not padding); of them, targets
 } Layout;
 
 static int same_prompt(const Sample *a, const Sample *b) {
@@ -258,7 +257,7 @@ static Layout layout_samples(Sample *const *ss, int n) {
         int r = 0;
         while (r < L.B && !same_prompt(ss[first[r]], ss[i])) r++;
         if (r == L.B) first[L.B] = i, len[L.B++] = ss[i]->plen - 1;
-        L.row[i] = r, L.at[i] = len[r], len[r] += ss[i]->n;
+        L.row[i] = r, L.at[i] = len[r], len[r] += ss[i]->n, L.head += ss[i]->n;
     }
     for (int r = 0; r < L.B; r++) L.T = RS_MAX(L.T, len[r]), L.work += len[r];
     L.T = RS_MAX(L.T, 1);
@@ -323,6 +322,12 @@ typedef struct UpdateStats {
     int updates;
 } UpdateStats;
 
+// Model work of `passes` forward-equivalents over a layout: the trunk on its
+// tokens (not padding), the head on its targets.
+static void add_work(UpdateStats *us, const Layout *L, double passes) {
+    us->fwd_tokens += passes * L->work, us->head_tokens += passes * L->head;
+}
+
 // The old-policy log-probs of every sample, by the training kernels, before
 // any update (only needed when the step makes more than one update).
 static int old_logprobs(Rl *rl, Model *m, Batch *b, UpdateStats *us, Err *e) {
@@ -333,8 +338,8 @@ static int old_logprobs(Rl *rl, Model *m, Batch *b, UpdateStats *us, Err *e) {
         for (int i = 0; i < k; i++) ss[i] = &b->s[i0 + i];
         Layout L;
         int rc = forward_samples(rl, m, ss, k, lp, NULL, &L, e);
-        for (int i = 0; i < k; i++) ss[i]->old_logp = lp[i], us->head_tokens += ss[i]->n;
-        us->fwd_tokens += L.work;  // padding is not model work
+        for (int i = 0; i < k; i++) ss[i]->old_logp = lp[i];
+        add_work(us, &L, 1);
         layout_free(&L);
         free(ss), free(lp);
         if (rc != 0) return -1;
@@ -359,8 +364,7 @@ static int micro_step(Rl *rl, Model *m, Sample *const *ss, int k, int64_t norm_t
     if (rc == 0 && rl->ref) {  // the reference's log-probs (its forward leaves m's activations alone)
         ref = xcalloc((size_t)k, sizeof *ref);
         rc = forward_samples(rl, rl->ref, ss, k, ref, NULL, &Lr, e);
-        for (int i = 0; i < k; i++) us->head_tokens += ss[i]->n;
-        us->fwd_tokens += Lr.work;
+        add_work(us, &Lr, 1);
         layout_free(&Lr);
     }
     if (rc == 0) {
@@ -384,8 +388,7 @@ static int micro_step(Rl *rl, Model *m, Sample *const *ss, int k, int64_t norm_t
         for (int i = 0; i < k; i++)
             for (int j = 0; j < ss[i]->n; j++) dlogp[(size_t)L.row[i] * L.T + L.at[i] + j] = (float)dl[i][j];
         model_backward(m, dlogp, NULL);
-        for (int i = 0; i < k; i++) us->head_tokens += 3.0 * ss[i]->n;  // forward + backward (2x)
-        us->fwd_tokens += 3.0 * L.work;
+        add_work(us, &L, 3);  // forward + backward (2x)
         free(dlogp), free(gs), free(dead);
     }
     layout_free(&L);
