@@ -2,7 +2,8 @@
 // of x are packed per call into blocks of MR rows, k-major, so a kernel
 // broadcasts x[r][k] from one stream; the weights were packed once into
 // 16-column panels. A kernel keeps an MR x 32 (or x 16) tile of the output
-// in registers over the whole of K, then the tile is stored with the bias.
+// in registers over the whole of K, then stores it, with the bias, straight
+// into the output (masked at the last columns).
 #include <omp.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -30,7 +31,7 @@ void gemm_pack(float *dst, const float *w, int K, int N) {
 }
 
 // ---------------------------------------------------------------------------
-// kernels: t (MR, 32) = xp (K, MR) as rows . panels p0 (and p1) (K, 16)
+// kernels: out (MR, 32) = xp (K, MR) as rows . panels p0 (and p1) (K, 16)
 
 #define MR_MAX 8
 
@@ -38,12 +39,14 @@ void gemm_pack(float *dst, const float *w, int K, int N) {
 #define AVX512 __attribute__((target("avx512f")))
 #define AVX2 __attribute__((target("avx2,fma")))
 
-// MR rows against two panels (p1 != p0) or one (t's second half unused).
+// MR rows against two panels (p1 != p0) or one (cols <= 16).
 // An FMA waits about 4 cycles for its accumulator and two issue per cycle,
 // so a tile needs 8 independent sums: under 4 rows, U = 4 / MR partial sums
 // per output over interleaved k, added at the end.
 AVX512 static inline __attribute__((always_inline)) void tile_avx512(const int MR, int K, const float *xp,
-                                                                     const float *p0, const float *p1, float *t) {
+                                                                     const float *p0, const float *p1,
+                                                                     const float *bias, float *out, int ldo,
+                                                                     int cols) {
     enum { U_MAX = 4 };
     const int U = MR >= 4 ? 1 : 4 / MR;
     __m512 c0[U_MAX][MR_MAX], c1[U_MAX][MR_MAX];
@@ -80,26 +83,36 @@ AVX512 static inline __attribute__((always_inline)) void tile_avx512(const int M
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++)
             c0[0][r] = _mm512_add_ps(c0[0][r], c0[u][r]), c1[0][r] = _mm512_add_ps(c1[0][r], c1[u][r]);
+    // Masked loads and stores: the tile's columns past `cols` are not there.
+    __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? 0xffff : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
+    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+    if (bias) b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) _mm512_storeu_ps(t + r * 32, c0[0][r]), _mm512_storeu_ps(t + r * 32 + 16, c1[0][r]);
+    for (int r = 0; r < MR; r++) {
+        _mm512_mask_storeu_ps(out + (size_t)r * ldo, m0, _mm512_add_ps(c0[0][r], b0));
+        _mm512_mask_storeu_ps(out + (size_t)r * ldo + 16, m1, _mm512_add_ps(c1[0][r], b1));
+    }
 }
 
-AVX512 static void kernel_avx512(int mr, int K, const float *xp, const float *p0, const float *p1, float *t) {
+AVX512 static void kernel_avx512(int mr, int K, const float *xp, const float *p0, const float *p1, const float *bias,
+                                 float *out, int ldo, int cols) {
     switch (mr) {
-    case 8: tile_avx512(8, K, xp, p0, p1, t); break;
-    case 7: tile_avx512(7, K, xp, p0, p1, t); break;
-    case 6: tile_avx512(6, K, xp, p0, p1, t); break;
-    case 5: tile_avx512(5, K, xp, p0, p1, t); break;
-    case 4: tile_avx512(4, K, xp, p0, p1, t); break;
-    case 3: tile_avx512(3, K, xp, p0, p1, t); break;
-    case 2: tile_avx512(2, K, xp, p0, p1, t); break;
-    default: tile_avx512(1, K, xp, p0, p1, t); break;
+    case 8: tile_avx512(8, K, xp, p0, p1, bias, out, ldo, cols); break;
+    case 7: tile_avx512(7, K, xp, p0, p1, bias, out, ldo, cols); break;
+    case 6: tile_avx512(6, K, xp, p0, p1, bias, out, ldo, cols); break;
+    case 5: tile_avx512(5, K, xp, p0, p1, bias, out, ldo, cols); break;
+    case 4: tile_avx512(4, K, xp, p0, p1, bias, out, ldo, cols); break;
+    case 3: tile_avx512(3, K, xp, p0, p1, bias, out, ldo, cols); break;
+    case 2: tile_avx512(2, K, xp, p0, p1, bias, out, ldo, cols); break;
+    default: tile_avx512(1, K, xp, p0, p1, bias, out, ldo, cols); break;
     }
 }
 
 // One panel, MR <= 6 rows: 12 accumulators of the 16 ymm registers.
 AVX2 static inline __attribute__((always_inline)) void tile_avx2(const int MR, int K, const float *xp,
-                                                                 const float *p0, float *t) {
+                                                                 const float *p0, const float *bias, float *out,
+                                                                 int ldo, int cols) {
     __m256 c0[6], c1[6];
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm256_setzero_ps();
@@ -112,32 +125,52 @@ AVX2 static inline __attribute__((always_inline)) void tile_avx2(const int MR, i
             c1[r] = _mm256_fmadd_ps(b, w1, c1[r]);
         }
     }
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+    if (cols == 16) {
+        if (bias) b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
 #pragma GCC unroll 6
-    for (int r = 0; r < MR; r++) _mm256_storeu_ps(t + r * 32, c0[r]), _mm256_storeu_ps(t + r * 32 + 8, c1[r]);
+        for (int r = 0; r < MR; r++) {
+            _mm256_storeu_ps(out + (size_t)r * ldo, _mm256_add_ps(c0[r], b0));
+            _mm256_storeu_ps(out + (size_t)r * ldo + 8, _mm256_add_ps(c1[r], b1));
+        }
+        return;
+    }
+    float t[16];  // the panel's last columns
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        _mm256_storeu_ps(t, c0[r]), _mm256_storeu_ps(t + 8, c1[r]);
+        for (int j = 0; j < cols; j++) out[(size_t)r * ldo + j] = t[j] + (bias ? bias[j] : 0.0f);
+    }
 }
 
-AVX2 static void kernel_avx2(int mr, int K, const float *xp, const float *p0, const float *p1, float *t) {
+AVX2 static void kernel_avx2(int mr, int K, const float *xp, const float *p0, const float *p1, const float *bias,
+                             float *out, int ldo, int cols) {
     switch (mr) {
-    case 6: tile_avx2(6, K, xp, p0, t); break;
-    case 5: tile_avx2(5, K, xp, p0, t); break;
-    case 4: tile_avx2(4, K, xp, p0, t); break;
-    case 3: tile_avx2(3, K, xp, p0, t); break;
-    case 2: tile_avx2(2, K, xp, p0, t); break;
-    default: tile_avx2(1, K, xp, p0, t); break;
+    case 6: tile_avx2(6, K, xp, p0, bias, out, ldo, cols); break;
+    case 5: tile_avx2(5, K, xp, p0, bias, out, ldo, cols); break;
+    case 4: tile_avx2(4, K, xp, p0, bias, out, ldo, cols); break;
+    case 3: tile_avx2(3, K, xp, p0, bias, out, ldo, cols); break;
+    case 2: tile_avx2(2, K, xp, p0, bias, out, ldo, cols); break;
+    default: tile_avx2(1, K, xp, p0, bias, out, ldo, cols); break;
     }
 }
 #endif
 
 // Plain C (any CPU): one panel, up to 4 rows.
-static void kernel_plain(int mr, int K, const float *xp, const float *p0, const float *p1, float *t) {
+static void kernel_plain(int mr, int K, const float *xp, const float *p0, const float *p1, const float *bias,
+                         float *out, int ldo, int cols) {
     float c[4][GEMM_NR] = {{0}};
     for (int k = 0; k < K; k++, xp += mr)
         for (int r = 0; r < mr; r++)
             for (int j = 0; j < GEMM_NR; j++) c[r][j] += xp[r] * p0[(size_t)k * GEMM_NR + j];
-    for (int r = 0; r < mr; r++) memcpy(t + r * 32, c[r], sizeof c[r]);
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < cols; j++) out[(size_t)r * ldo + j] = c[r][j] + (bias ? bias[j] : 0.0f);
 }
 
-typedef void (*KernelFn)(int mr, int K, const float *xp, const float *p0, const float *p1, float *t);
+// A tile of mr rows and `cols` columns (at most 16 per panel) of out (ldo),
+// bias (the tile's columns, or NULL) added.
+typedef void (*KernelFn)(int mr, int K, const float *xp, const float *p0, const float *p1, const float *bias,
+                         float *out, int ldo, int cols);
 typedef struct {
     ModelIsa isa;
     KernelFn fn;
@@ -195,24 +228,15 @@ static void pack_rows(float *xp, const float *x, int M, int K, int mr) {
 }
 
 // Output columns [c0, c0 + width) of every row: the tile kernels over each
-// block of rows.
+// block of rows, storing into out.
 static void columns(const Kernel *kn, float *out, const float *xp, const float *wp, const float *bias, int M,
                     int K, int N, int c0, int width) {
-    float t[MR_MAX * 32];
     const float *p0 = wp + (size_t)(c0 / GEMM_NR) * K * GEMM_NR;
     const float *p1 = width > GEMM_NR ? p0 + (size_t)K * GEMM_NR : p0;
     int cols = RS_MIN(width, N - c0);
-    for (int i0 = 0; i0 < M; i0 += kn->mr) {
-        int rows = RS_MIN(kn->mr, M - i0);
-        kn->fn(rows, K, xp + (size_t)i0 * K, p0, p1, t);
-        for (int r = 0; r < rows; r++) {
-            float *o = out + (size_t)(i0 + r) * N + c0;
-            if (bias)
-                for (int j = 0; j < cols; j++) o[j] = t[r * 32 + j] + bias[c0 + j];
-            else
-                memcpy(o, t + r * 32, sizeof(float) * (size_t)cols);
-        }
-    }
+    for (int i0 = 0; i0 < M; i0 += kn->mr)
+        kn->fn(RS_MIN(kn->mr, M - i0), K, xp + (size_t)i0 * K, p0, p1, bias ? bias + c0 : NULL,
+               out + (size_t)i0 * N + c0, N, cols);
 }
 
 void gemm_packed(float *out, const float *x, const float *wp, const float *bias, int M, int K, int N,

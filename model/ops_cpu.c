@@ -526,20 +526,20 @@ static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int ns
 // Row r of q (at q + r * ldq), every head, against the keys/values of
 // positions 0..pos0+r, pool rows prow[j]; o (ldo) gets the output. Heads are
 // done together so that each position's row (all NKV heads, kvw floats side
-// by side) is read once, front to back: the loop streams the cache, which
-// is far larger than the caches at batch 32-64. s: scratch of NH * (pos0 +
-// nr) + NH floats. Built for AVX-512, AVX2 and baseline, picked at load
-// time (the build has no -march). (Clones by feature, not "arch=": the
-// resolver would check the CPU model.)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static void attn_rows_direct(const float *q, int ldq, const void *kc, const void *vc, int kvw, int bf16,
-                             const int32_t *prow, float *o, int ldo, int nr, int pos0, int NH, int G, int hd,
-                             float *s) {
+// by side) is read once from memory: the first head's pass prefetches whole
+// rows and the later heads find them in cache. The loop streams the cache,
+// which is far larger than the caches at batch 32-64. s: scratch of NH *
+// (pos0 + nr) + NH floats. Sums are in registers, four keys at a time, with
+// FMA contracted (ISO C mode turns contraction off elsewhere).
+__attribute__((always_inline)) static inline void attn_rows(const int bf16, const float *q, int ldq, const void *kc,
+                                                           const void *vc, int kvw, const int32_t *prow, float *o,
+                                                           int ldo, int nr, int pos0, int NH, int G, int hd,
+                                                           float *s) {
     float scale = 1.0f / sqrtf((float)hd), *inv = s + (size_t)NH * (pos0 + nr);
     for (int r = 0; r < nr; r++) {
         const float *qr = q + (size_t)r * ldq;
         int n = pos0 + r + 1;
-        for (int h = 0; h < NH; h++) {  // scores (NH, n), head by head (the first pass prefetches rows)
+        for (int h = 0; h < NH; h++) {  // scores (NH, n), head by head
             const float *qh = qr + (size_t)h * hd;
             float *sh = s + (size_t)h * n;
             size_t off = (size_t)(h / G) * hd;
@@ -547,25 +547,28 @@ static void attn_rows_direct(const float *q, int ldq, const void *kc, const void
             for (; hd % 16 == 0 && j + 4 <= n; j += 4) {
                 if (h == 0)
                     for (int i = 4; i < 8 && j + i < n; i++) prefetch_row(kc, prow[j + i], kvw, bf16);
-                V16 a[4] = {{0}}, qv, kv;
+                size_t r0 = (size_t)prow[j] * kvw + off, r1 = (size_t)prow[j + 1] * kvw + off;
+                size_t r2 = (size_t)prow[j + 2] * kvw + off, r3 = (size_t)prow[j + 3] * kvw + off;
+                V16 a[4] = {{0}, {0}, {0}, {0}}, qv, k0, k1, k2, k3;
                 for (int c = 0; c < hd; c += 16) {
                     memcpy(&qv, qh + c, sizeof qv);
-                    for (int i = 0; i < 4; i++) load16(&kv, kc, (size_t)prow[j + i] * kvw + off + c, bf16), a[i] += qv * kv;
+                    load16(&k0, kc, r0 + c, bf16), load16(&k1, kc, r1 + c, bf16);
+                    load16(&k2, kc, r2 + c, bf16), load16(&k3, kc, r3 + c, bf16);
+                    a[0] += qv * k0, a[1] += qv * k1, a[2] += qv * k2, a[3] += qv * k3;
                 }
                 sum4(a, sh + j, scale);
             }
             for (; j < n; j++) sh[j] = dot_pool(qh, kc, (size_t)prow[j] * kvw + off, hd, bf16) * scale;
         }
-        for (int h = 0; h < NH; h++) {  // softmax per head
-            float *sh = s + (size_t)h * n, mx = -INFINITY;
+        for (int h = 0; h < NH; h++) {  // softmax per head, left unnormalised
+            float *sh = s + (size_t)h * n, mx = -INFINITY, sum = 0;
             for (int j = 0; j < n; j++) mx = sh[j] > mx ? sh[j] : mx;
-            double sum = 0;
-            for (int j = 0; j < n; j++) sum += (sh[j] = expf(sh[j] - mx));
-            inv[h] = (float)(1.0 / sum);
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j < n; j++) sum += (sh[j] = rs_expf(sh[j] - mx));
+            inv[h] = 1.0f / sum;
         }
-        // Values head by head, 64 columns at a time summed in registers (the
-        // first pass prefetches whole rows; the later heads find them in
-        // cache), scaled by 1/sum once at the end.
+        // Values head by head, 64 columns at a time summed in registers,
+        // scaled by 1/sum once at the end.
         float *orow = o + (size_t)r * ldo;
         for (int h = 0; h < NH; h++) {
             const float *sh = s + (size_t)h * n;
@@ -573,15 +576,14 @@ static void attn_rows_direct(const float *q, int ldq, const void *kc, const void
             size_t off = (size_t)(h / G) * hd;
             int c0 = 0;
             for (; c0 + 64 <= hd; c0 += 64) {
-                V16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, v;
+                V16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, v0, v1, v2, v3;
                 for (int j = 0; j < n; j++) {
                     if (h == 0 && c0 == 0 && j + 4 < n) prefetch_row(vc, prow[j + 4], kvw, bf16);
                     size_t at = (size_t)prow[j] * kvw + off + c0;
                     float p = sh[j];
-                    load16(&v, vc, at, bf16), a0 += p * v;
-                    load16(&v, vc, at + 16, bf16), a1 += p * v;
-                    load16(&v, vc, at + 32, bf16), a2 += p * v;
-                    load16(&v, vc, at + 48, bf16), a3 += p * v;
+                    load16(&v0, vc, at, bf16), load16(&v1, vc, at + 16, bf16);
+                    load16(&v2, vc, at + 32, bf16), load16(&v3, vc, at + 48, bf16);
+                    a0 += p * v0, a1 += p * v1, a2 += p * v2, a3 += p * v3;
                 }
                 a0 *= inv[h], a1 *= inv[h], a2 *= inv[h], a3 *= inv[h];
                 memcpy(oh + c0, &a0, 64), memcpy(oh + c0 + 16, &a1, 64);
@@ -594,6 +596,20 @@ static void attn_rows_direct(const float *q, int ldq, const void *kc, const void
             }
         }
     }
+}
+
+// attn_rows for each cache type, built for AVX-512, AVX2 and baseline,
+// picked at load time (the build has no -march). (Clones by feature, not
+// "arch=": the resolver would check the CPU model.)
+#define ATTN_ROWS_ARGS                                                                                          \
+    const float *q, int ldq, const void *kc, const void *vc, int kvw, const int32_t *prow, float *o, int ldo, \
+        int nr, int pos0, int NH, int G, int hd, float *s
+#define ATTN_ROWS_CLONE __attribute__((target_clones("avx512f", "avx2,fma", "default"), optimize("fp-contract=fast")))
+ATTN_ROWS_CLONE static void attn_rows_f32(ATTN_ROWS_ARGS) {
+    attn_rows(0, q, ldq, kc, vc, kvw, prow, o, ldo, nr, pos0, NH, G, hd, s);
+}
+ATTN_ROWS_CLONE static void attn_rows_bf16(ATTN_ROWS_ARGS) {
+    attn_rows(1, q, ldq, kc, vc, kvw, prow, o, ldo, nr, pos0, NH, G, hd, s);
 }
 
 static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const void *kcache,
@@ -615,9 +631,9 @@ static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const 
         float *s = scr + (size_t)omp_get_thread_num() * per_thread;
         if (seg_len[sg] <= DECODE_DIRECT_ROWS) {
             if (h == 0)
-                attn_rows_direct(qkv + (size_t)seg_row[sg] * W, W, kcache, vcache, kvw, bf16, prow,
-                                 out + (size_t)seg_row[sg] * NH * hd, NH * hd, seg_len[sg], seg_pos[sg], NH, G,
-                                 hd, s);
+                (bf16 ? attn_rows_bf16 : attn_rows_f32)(qkv + (size_t)seg_row[sg] * W, W, kcache, vcache, kvw, prow,
+                                                         out + (size_t)seg_row[sg] * NH * hd, NH * hd, seg_len[sg],
+                                                         seg_pos[sg], NH, G, hd, s);
             continue;
         }
         const float *q = qkv + (size_t)seg_row[sg] * W + h * hd;
