@@ -97,15 +97,24 @@ static void gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
 // ---------------------------------------------------------------------------
 // elementwise
 
-static void cpu_add(OpCtx *cx, float *out, const float *a, const float *b, size_t n) {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+// Row ops that run on every token of a decode step are built per ISA (the
+// build has no -march) and vectorised with `omp simd`; clones by feature,
+// not "arch=" (the resolver would check the CPU model).
+#define ROW_CLONE __attribute__((target_clones("avx512f", "avx2", "default")))
+
+ROW_CLONE static void add_span(float *out, const float *a, const float *b, size_t n) {
+#pragma omp simd
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-static void cpu_accumulate(OpCtx *cx, float *y, const float *x, size_t n) {
+// Spans of at least 4096 elements per thread.
+static void cpu_add(OpCtx *cx, float *out, const float *a, const float *b, size_t n) {
+    size_t span = 4096, nspan = (n + span - 1) / span;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
+    for (size_t k = 0; k < nspan; k++) add_span(out + k * span, a + k * span, b + k * span, RS_MIN(span, n - k * span));
 }
+
+static void cpu_accumulate(OpCtx *cx, float *y, const float *x, size_t n) { cpu_add(cx, y, y, x, n); }
 
 static void cpu_scale(OpCtx *cx, float *x, float s, size_t n) {
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
@@ -140,16 +149,22 @@ static void cpu_embedding_backward(OpCtx *cx, float *dwte, const float *dout, co
 // ---------------------------------------------------------------------------
 // RMSNorm
 
+// One row; returns its r. The sum of squares is in double.
+ROW_CLONE static float rmsnorm_row(float *o, const float *x, const float *w, int C, float eps) {
+    double ss = 0;
+#pragma omp simd reduction(+ : ss)
+    for (int c = 0; c < C; c++) ss += (double)x[c] * x[c];
+    float r = (float)(1.0 / sqrt(ss / C + eps));
+#pragma omp simd
+    for (int c = 0; c < C; c++) o[c] = w[c] * (x[c] * r);
+    return r;
+}
+
 static void cpu_rmsnorm_forward(OpCtx *cx, float *out, float *rstd, const float *x, const float *w,
                                 int N, int C, float eps) {
 #pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN)
     for (int i = 0; i < N; i++) {
-        const float *xi = x + (size_t)i * C;
-        float *oi = out + (size_t)i * C;
-        double ss = 0;
-        for (int c = 0; c < C; c++) ss += (double)xi[c] * xi[c];
-        float r = (float)(1.0 / sqrt(ss / C + eps));
-        for (int c = 0; c < C; c++) oi[c] = w[c] * (xi[c] * r);
+        float r = rmsnorm_row(out + (size_t)i * C, x + (size_t)i * C, w, C, eps);
         if (rstd) rstd[i] = r;
     }
 }
@@ -242,21 +257,24 @@ static void cpu_matmul_backward(OpCtx *cx, float *dinp, float *dw, float *dbias,
 // ---------------------------------------------------------------------------
 // RoPE (rotate-half), in place on the query and key heads of qkv
 
+// The query and key heads of one row (nh heads of hd).
+ROW_CLONE static void rope_row(float *x, const float *c, const float *s, int nh, int hd, float dir) {
+    int half = hd / 2;
+    for (int h = 0; h < nh; h++, x += hd)
+#pragma omp simd
+        for (int j = 0; j < half; j++) {
+            float a = x[j], b = x[j + half], sj = dir * s[j];
+            x[j] = a * c[j] - b * sj;
+            x[j + half] = b * c[j] + a * sj;
+        }
+}
+
 static void rope_apply(float *qkv, const int32_t *pos, const float *cos, const float *sin, int N,
                        int NH, int NKV, int hd, float dir) {
     int half = hd / 2, W = (NH + 2 * NKV) * hd;
 #pragma omp parallel for schedule(static) if ((size_t)N * W > PAR_MIN)
-    for (int i = 0; i < N; i++) {
-        const float *c = cos + (size_t)pos[i] * half, *s = sin + (size_t)pos[i] * half;
-        for (int h = 0; h < NH + NKV; h++) {
-            float *x = qkv + (size_t)i * W + (size_t)h * hd;
-            for (int j = 0; j < half; j++) {
-                float a = x[j], b = x[j + half], sj = dir * s[j];
-                x[j] = a * c[j] - b * sj;
-                x[j + half] = b * c[j] + a * sj;
-            }
-        }
-    }
+    for (int i = 0; i < N; i++)
+        rope_row(qkv + (size_t)i * W, cos + (size_t)pos[i] * half, sin + (size_t)pos[i] * half, NH + NKV, hd, dir);
 }
 
 static void cpu_rope_forward(OpCtx *cx, float *qkv, const int32_t *pos, const float *cos,
@@ -397,8 +415,13 @@ static void cpu_attention_backward(OpCtx *cx, float *dqkv, const float *dout, co
 static inline uint16_t f32_to_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+    uint16_t nan = (uint16_t)((u >> 16) | 0x40), rounded = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+    return (u & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+}
+
+ROW_CLONE static void to_bf16_row(uint16_t *o, const float *x, int n) {
+#pragma omp simd
+    for (int c = 0; c < n; c++) o[c] = f32_to_bf16(x[c]);
 }
 
 static void cpu_kv_write(OpCtx *cx, void *kcache, void *vcache, const float *qkv,
@@ -414,7 +437,7 @@ static void cpu_kv_write(OpCtx *cx, void *kcache, void *vcache, const float *qkv
             continue;
         }
         uint16_t *kb = (uint16_t *)kcache + at, *vb = (uint16_t *)vcache + at;
-        for (int c = 0; c < kvw; c++) kb[c] = f32_to_bf16(k[c]), vb[c] = f32_to_bf16(v[c]);
+        to_bf16_row(kb, k, kvw), to_bf16_row(vb, v, kvw);
     }
 }
 
