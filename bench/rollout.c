@@ -9,6 +9,7 @@
 // compute limit is 2 * params * tokens/s over the measured sgemm peak.
 //   make build/bench/rollout && build/bench/rollout [--batch B [--bf16]]   (B: only that batch, for profiling;
 //   ROLLOUT_NEW_TOKENS=N sets its new tokens per sequence, default 256)
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,6 +67,32 @@ static double run(Model *m, const Bpe *tok, int batch, int n_prompts, int len, i
     return s;
 }
 
+// Memory read bandwidth (bytes/s, best of 3) on all threads: a sum over a
+// 256 MiB buffer, far beyond the caches. Batch 1 reads every weight once per
+// token, so its ceiling is this over the bytes of the weights.
+static double read_bandwidth(void) {
+    size_t n = (size_t)64 << 20;
+    float *a = xmalloc(n * sizeof *a);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) a[i] = 1.0f;
+    double best = 0, sink = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t = omp_get_wtime(), sum = 0;
+#pragma omp parallel for schedule(static) reduction(+ : sum)
+        for (size_t b = 0; b < n; b += 1024) {  // blocks of 16 independent lanes
+            float acc[16] = {0};
+            for (size_t i = b; i < b + 1024; i += 16)
+                for (int l = 0; l < 16; l++) acc[l] += a[i + l];
+            for (int l = 0; l < 16; l++) sum += acc[l];
+        }
+        t = omp_get_wtime() - t;
+        sink += sum;
+        best = RS_MAX(best, (double)n * sizeof *a / t);
+    }
+    free(a);
+    return sink > 0 ? best : 0;
+}
+
 // Best of `reps` runs: seconds, and the tokens of one run.
 static double best_run(Model *m, const Bpe *tok, int reps, int batch, int n_prompts, int len, int G, int n_new,
                        int bf16, long *tokens) {
@@ -117,11 +144,14 @@ int main(int argc, char **argv) {
     RS_CHECK(mb);
     model_init_random(mb, 1);
     run(mb, tok, 8, 8, 32, 1, 8, 0, NULL);
-    double peak = model_cpu_peak_flops(0.5);
+    double peak = model_cpu_peak_flops(0.5), bw = read_bandwidth();
     printf("sgemm peak %.1f GFLOP/s (%s kernels); compute limit = 2 x params x tokens/s over it\n", peak / 1e9,
            model_blas_info()->core);
-    printf("\n%-8s %-8s %10s %12s %10s %14s %16s\n", "batch", "KV", "sequences", "tokens/s", "vs b=1", "compute limit",
-           "unpacked tok/s");
+    printf("memory read bandwidth %.1f GB/s; batch 1 reads the %.1f MB of weights once per token\n", bw / 1e9,
+           4 * params / 1e6);
+    printf("each sequence: a %d-token prompt (its prefill is in the time), then %d new tokens\n", 32, 64);
+    printf("\n%-8s %-8s %10s %12s %10s %14s %16s %18s\n", "batch", "KV", "sequences", "tokens/s", "vs b=1",
+           "compute limit", "with prompt", "unpacked tok/s");
     const int batches[] = {1, 8, 32, 64, 32, 64}, bf16[] = {0, 0, 0, 0, 1, 1};
     double tps1 = 0;
     for (int i = 0; i < 6; i++) {
@@ -130,10 +160,14 @@ int main(int argc, char **argv) {
         double s = best_run(m, tok, 3, b, n, 32, 1, 64, bf16[i], &toks);
         double tps = toks / s, base = toks / best_run(mb, tok, 3, b, n, 32, 1, 64, bf16[i], &toks);
         if (b == 1) tps1 = tps;
-        printf("%-8d %-8s %10d %12.0f %9.2fx %13.1f%% %10.0f (%.2fx)\n", b, bf16[i] ? "bf16" : "float32", n, tps,
-               tps / tps1, 100 * 2 * params * tps / peak, base, tps / base);
+        printf("%-8d %-8s %10d %12.0f %9.2fx %13.1f%% %15.1f%% %10.0f (%.2fx)\n", b, bf16[i] ? "bf16" : "float32", n,
+               tps, tps / tps1, 100 * 2 * params * tps / peak, 100 * 2 * params * tps * (32 + 64) / 64 / peak, base,
+               tps / base);
     }
     printf("  targets: batch 64 >= 50%% of the compute limit; batch 32 >= 10x batch 1 (b=1 is float32)\n");
+    printf("  compute limit counts the new tokens; \"with prompt\" counts the prompt tokens too (their prefill is\n"
+           "  in the time); batch 1 streamed the weights at %.1f GB/s, %.0f%% of the read bandwidth\n",
+           4 * params * tps1 / 1e9, 100 * 4 * params * tps1 / bw);
 
     // Prefix sharing: one prefill of the prompt; its 16 slots share its cache rows.
     double one = best_run(m, tok, 3, 16, 1, 512, 1, 1, 0, NULL);
