@@ -535,6 +535,13 @@ static inline void prefetch_row(const void *pool, int32_t row, int kvw, int bf16
     for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
 }
 
+// The same into L2 only (prefetcht1: L2 on Zen 4, L2 and up on Intel).
+static inline void prefetch_row_l2(const void *pool, int32_t row, int kvw, int bf16) {
+    size_t bytes = (size_t)kvw * (bf16 ? 2 : 4);
+    const char *p = (const char *)pool + (size_t)row * bytes;
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
+}
+
 static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int nseg) {
     size_t w = 0;
     for (int s = 0; s < nseg; s++) w += (size_t)seg_len[s] * (seg_pos[s] + seg_len[s]);
@@ -546,18 +553,27 @@ static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int ns
 // into contiguous scratch and use attn_block's matrix products.
 #define DECODE_DIRECT_ROWS 4
 
+// Rows ahead that the direct path asks L2 for (keys and values), running on
+// into the next segment's rows at the end of this one's: the next segment is
+// the one a split decode's share (a thread alone) takes next, and its first
+// rows would otherwise wait on memory. Measured on a Zen 4 VM at batch 64:
+// attention time -10% (64 new tokens) to -14% (256) against none.
+#define ATTN_L2_AHEAD 32
+
 // Row r of q (at q + r * ldq), every head, against the keys/values of
 // positions 0..pos0+r, pool rows prow[j]; o (ldo) gets the output. Heads are
 // done together so that each position's row (all NKV heads, kvw floats side
 // by side) is read once from memory: the first head's pass prefetches whole
-// rows and the later heads find them in cache. The loop streams the cache,
-// which is far larger than the caches at batch 32-64. s: scratch of NH *
-// (pos0 + nr) + NH floats. Sums are in registers, four keys at a time, with
-// FMA contracted (ISO C mode turns contraction off elsewhere).
+// rows (4 ahead into L1, ATTN_L2_AHEAD ahead into L2, on into the next
+// segment's rows pnext[0..nnext)) and the later heads find them in cache.
+// The loop streams the cache, which is far larger than the caches at batch
+// 32-64, and waits on memory latency more than on bandwidth. s: scratch of
+// NH * (pos0 + nr) + NH floats. Sums are in registers, four keys at a time,
+// with FMA contracted (ISO C mode turns contraction off elsewhere).
 __attribute__((always_inline)) static inline void attn_rows(const int bf16, const float *q, int ldq, const void *kc,
                                                            const void *vc, int kvw, const int32_t *prow, float *o,
                                                            int ldo, int nr, int pos0, int NH, int G, int hd,
-                                                           float *s) {
+                                                           const int32_t *pnext, int nnext, float *s) {
     float scale = 1.0f / sqrtf((float)hd), *inv = s + (size_t)NH * (pos0 + nr);
     for (int r = 0; r < nr; r++) {
         const float *qr = q + (size_t)r * ldq;
@@ -568,8 +584,15 @@ __attribute__((always_inline)) static inline void attn_rows(const int bf16, cons
             size_t off = (size_t)(h / G) * hd;
             int j = 0;
             for (; hd % 16 == 0 && j + 4 <= n; j += 4) {
-                if (h == 0)
+                if (h == 0) {
                     for (int i = 4; i < 8 && j + i < n; i++) prefetch_row(kc, prow[j + i], kvw, bf16);
+                    for (int i = ATTN_L2_AHEAD; i < ATTN_L2_AHEAD + 4; i++) {  // this segment's rows, or the next's
+                        int at = j + i;
+                        const int32_t *t = at < n ? prow : pnext;
+                        if (at >= n && (at -= n) >= nnext) break;
+                        prefetch_row_l2(kc, t[at], kvw, bf16), prefetch_row_l2(vc, t[at], kvw, bf16);
+                    }
+                }
                 size_t r0 = (size_t)prow[j] * kvw + off, r1 = (size_t)prow[j + 1] * kvw + off;
                 size_t r2 = (size_t)prow[j + 2] * kvw + off, r3 = (size_t)prow[j + 3] * kvw + off;
                 V16 a[4] = {{0}, {0}, {0}, {0}}, qv, k0, k1, k2, k3;
@@ -626,13 +649,13 @@ __attribute__((always_inline)) static inline void attn_rows(const int bf16, cons
 // "arch=": the resolver would check the CPU model.)
 #define ATTN_ROWS_ARGS                                                                                          \
     const float *q, int ldq, const void *kc, const void *vc, int kvw, const int32_t *prow, float *o, int ldo, \
-        int nr, int pos0, int NH, int G, int hd, float *s
+        int nr, int pos0, int NH, int G, int hd, const int32_t *pnext, int nnext, float *s
 #define ATTN_ROWS_CLONE __attribute__((target_clones("avx512f", "avx2,fma", "default"), optimize("fp-contract=fast")))
 ATTN_ROWS_CLONE static void attn_rows_f32(ATTN_ROWS_ARGS) {
-    attn_rows(0, q, ldq, kc, vc, kvw, prow, o, ldo, nr, pos0, NH, G, hd, s);
+    attn_rows(0, q, ldq, kc, vc, kvw, prow, o, ldo, nr, pos0, NH, G, hd, pnext, nnext, s);
 }
 ATTN_ROWS_CLONE static void attn_rows_bf16(ATTN_ROWS_ARGS) {
-    attn_rows(1, q, ldq, kc, vc, kvw, prow, o, ldo, nr, pos0, NH, G, hd, s);
+    attn_rows(1, q, ldq, kc, vc, kvw, prow, o, ldo, nr, pos0, NH, G, hd, pnext, nnext, s);
 }
 
 static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const void *kcache,
@@ -653,10 +676,12 @@ static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const 
         const int32_t *prow = table + (size_t)seg_slot[sg] * max_len;
         float *s = scr + (size_t)omp_get_thread_num() * per_thread;
         if (seg_len[sg] <= DECODE_DIRECT_ROWS) {
+            int nx = sg + 1 < nseg && seg_len[sg + 1] <= DECODE_DIRECT_ROWS ? seg_pos[sg + 1] + seg_len[sg + 1] : 0;
+            const int32_t *pnext = nx ? table + (size_t)seg_slot[sg + 1] * max_len : NULL;
             if (h == 0)
                 (bf16 ? attn_rows_bf16 : attn_rows_f32)(qkv + (size_t)seg_row[sg] * W, W, kcache, vcache, kvw, prow,
                                                          out + (size_t)seg_row[sg] * NH * hd, NH * hd, seg_len[sg],
-                                                         seg_pos[sg], NH, G, hd, s);
+                                                         seg_pos[sg], NH, G, hd, pnext, nx, s);
             continue;
         }
         const float *q = qkv + (size_t)seg_row[sg] * W + h * hd;
