@@ -1,11 +1,11 @@
-// gemm.c: the packed-weight product of decode steps (see gemm.h). The rows
-// of x are packed per call into blocks of MR rows, k-major, so a kernel
-// broadcasts x[r][k] from one stream; the weights were packed once into
-// 16-column panels. A kernel keeps an MR x 32 (or x 16) tile of the output
-// in registers over the whole of K, then stores it, with the bias, straight
-// into the output (masked at the last columns).
+// gemm.c: the packed-weight product of decode steps (see gemm.h). The
+// weights were packed once into 16-column panels; the rows of x are read
+// where they are, a kernel broadcasting x[r][k] from MR row streams (a
+// per-call k-major copy of them cost more than it saved). A kernel keeps an
+// MR x 32 (or x 16) tile of the output in registers over the whole of K,
+// then stores it, with the bias, straight into the output (masked at the
+// last columns).
 #include <omp.h>
-#include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -31,7 +31,7 @@ void gemm_pack(float *dst, const float *w, int K, int N) {
 }
 
 // ---------------------------------------------------------------------------
-// kernels: out (MR, 32) = xp (K, MR) as rows . panels p0 (and p1) (K, 16)
+// kernels: out (MR, 32) = x (MR, K; rows ldx apart) . panels p0 (and p1) (K, 16)
 
 #define MR_MAX 8
 
@@ -43,13 +43,16 @@ void gemm_pack(float *dst, const float *w, int K, int N) {
 // An FMA waits about 4 cycles for its accumulator and two issue per cycle,
 // so a tile needs 8 independent sums: under 4 rows, U = 4 / MR partial sums
 // per output over interleaved k, added at the end.
-AVX512 static inline __attribute__((always_inline)) void tile_avx512(const int MR, int K, const float *xp,
+AVX512 static inline __attribute__((always_inline)) void tile_avx512(const int MR, int K, const float *x, int ldx,
                                                                      const float *p0, const float *p1,
                                                                      const float *bias, float *out, int ldo,
                                                                      int cols) {
     enum { U_MAX = 4 };
     const int U = MR >= 4 ? 1 : 4 / MR;
     __m512 c0[U_MAX][MR_MAX], c1[U_MAX][MR_MAX];
+    const float *xr[MR_MAX];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) xr[r] = x + (size_t)r * ldx;
 #pragma GCC unroll 8
     for (int u = 0; u < U; u++)
 #pragma GCC unroll 8
@@ -57,23 +60,23 @@ AVX512 static inline __attribute__((always_inline)) void tile_avx512(const int M
     int k = 0;
     for (; k + U <= K; k += U)
 #pragma GCC unroll 4
-        for (int u = 0; u < U; u++, xp += MR) {
+        for (int u = 0; u < U; u++) {
             _mm_prefetch((const char *)(p0 + (size_t)(k + u + 32) * GEMM_NR), _MM_HINT_T0);
             _mm_prefetch((const char *)(p1 + (size_t)(k + u + 32) * GEMM_NR), _MM_HINT_T0);
             __m512 w0 = _mm512_load_ps(p0 + (size_t)(k + u) * GEMM_NR);
             __m512 w1 = _mm512_load_ps(p1 + (size_t)(k + u) * GEMM_NR);
 #pragma GCC unroll 8
             for (int r = 0; r < MR; r++) {
-                __m512 b = _mm512_set1_ps(xp[r]);
+                __m512 b = _mm512_set1_ps(xr[r][k + u]);
                 c0[u][r] = _mm512_fmadd_ps(b, w0, c0[u][r]);
                 c1[u][r] = _mm512_fmadd_ps(b, w1, c1[u][r]);
             }
         }
-    for (; k < K; k++, xp += MR) {
+    for (; k < K; k++) {
         __m512 w0 = _mm512_load_ps(p0 + (size_t)k * GEMM_NR), w1 = _mm512_load_ps(p1 + (size_t)k * GEMM_NR);
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) {
-            __m512 b = _mm512_set1_ps(xp[r]);
+            __m512 b = _mm512_set1_ps(xr[r][k]);
             c0[0][r] = _mm512_fmadd_ps(b, w0, c0[0][r]);
             c1[0][r] = _mm512_fmadd_ps(b, w1, c1[0][r]);
         }
@@ -95,32 +98,33 @@ AVX512 static inline __attribute__((always_inline)) void tile_avx512(const int M
     }
 }
 
-AVX512 static void kernel_avx512(int mr, int K, const float *xp, const float *p0, const float *p1, const float *bias,
-                                 float *out, int ldo, int cols) {
+AVX512 static void kernel_avx512(int mr, int K, const float *x, int ldx, const float *p0, const float *p1,
+                                 const float *bias, float *out, int ldo, int cols) {
     switch (mr) {
-    case 8: tile_avx512(8, K, xp, p0, p1, bias, out, ldo, cols); break;
-    case 7: tile_avx512(7, K, xp, p0, p1, bias, out, ldo, cols); break;
-    case 6: tile_avx512(6, K, xp, p0, p1, bias, out, ldo, cols); break;
-    case 5: tile_avx512(5, K, xp, p0, p1, bias, out, ldo, cols); break;
-    case 4: tile_avx512(4, K, xp, p0, p1, bias, out, ldo, cols); break;
-    case 3: tile_avx512(3, K, xp, p0, p1, bias, out, ldo, cols); break;
-    case 2: tile_avx512(2, K, xp, p0, p1, bias, out, ldo, cols); break;
-    default: tile_avx512(1, K, xp, p0, p1, bias, out, ldo, cols); break;
+    case 8: tile_avx512(8, K, x, ldx, p0, p1, bias, out, ldo, cols); break;
+    case 7: tile_avx512(7, K, x, ldx, p0, p1, bias, out, ldo, cols); break;
+    case 6: tile_avx512(6, K, x, ldx, p0, p1, bias, out, ldo, cols); break;
+    case 5: tile_avx512(5, K, x, ldx, p0, p1, bias, out, ldo, cols); break;
+    case 4: tile_avx512(4, K, x, ldx, p0, p1, bias, out, ldo, cols); break;
+    case 3: tile_avx512(3, K, x, ldx, p0, p1, bias, out, ldo, cols); break;
+    case 2: tile_avx512(2, K, x, ldx, p0, p1, bias, out, ldo, cols); break;
+    default: tile_avx512(1, K, x, ldx, p0, p1, bias, out, ldo, cols); break;
     }
 }
 
 // One panel, MR <= 6 rows: 12 accumulators of the 16 ymm registers.
-AVX2 static inline __attribute__((always_inline)) void tile_avx2(const int MR, int K, const float *xp,
+AVX2 static inline __attribute__((always_inline)) void tile_avx2(const int MR, int K, const float *x, int ldx,
                                                                  const float *p0, const float *bias, float *out,
                                                                  int ldo, int cols) {
     __m256 c0[6], c1[6];
+    const float *xr[6];
 #pragma GCC unroll 6
-    for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm256_setzero_ps();
-    for (int k = 0; k < K; k++, xp += MR) {
+    for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm256_setzero_ps(), xr[r] = x + (size_t)r * ldx;
+    for (int k = 0; k < K; k++) {
         __m256 w0 = _mm256_load_ps(p0 + (size_t)k * GEMM_NR), w1 = _mm256_load_ps(p0 + (size_t)k * GEMM_NR + 8);
 #pragma GCC unroll 6
         for (int r = 0; r < MR; r++) {
-            __m256 b = _mm256_broadcast_ss(xp + r);
+            __m256 b = _mm256_broadcast_ss(xr[r] + k);
             c0[r] = _mm256_fmadd_ps(b, w0, c0[r]);
             c1[r] = _mm256_fmadd_ps(b, w1, c1[r]);
         }
@@ -143,34 +147,34 @@ AVX2 static inline __attribute__((always_inline)) void tile_avx2(const int MR, i
     }
 }
 
-AVX2 static void kernel_avx2(int mr, int K, const float *xp, const float *p0, const float *p1, const float *bias,
-                             float *out, int ldo, int cols) {
+AVX2 static void kernel_avx2(int mr, int K, const float *x, int ldx, const float *p0, const float *p1,
+                             const float *bias, float *out, int ldo, int cols) {
     switch (mr) {
-    case 6: tile_avx2(6, K, xp, p0, bias, out, ldo, cols); break;
-    case 5: tile_avx2(5, K, xp, p0, bias, out, ldo, cols); break;
-    case 4: tile_avx2(4, K, xp, p0, bias, out, ldo, cols); break;
-    case 3: tile_avx2(3, K, xp, p0, bias, out, ldo, cols); break;
-    case 2: tile_avx2(2, K, xp, p0, bias, out, ldo, cols); break;
-    default: tile_avx2(1, K, xp, p0, bias, out, ldo, cols); break;
+    case 6: tile_avx2(6, K, x, ldx, p0, bias, out, ldo, cols); break;
+    case 5: tile_avx2(5, K, x, ldx, p0, bias, out, ldo, cols); break;
+    case 4: tile_avx2(4, K, x, ldx, p0, bias, out, ldo, cols); break;
+    case 3: tile_avx2(3, K, x, ldx, p0, bias, out, ldo, cols); break;
+    case 2: tile_avx2(2, K, x, ldx, p0, bias, out, ldo, cols); break;
+    default: tile_avx2(1, K, x, ldx, p0, bias, out, ldo, cols); break;
     }
 }
 #endif
 
 // Plain C (any CPU): one panel, up to 4 rows.
-static void kernel_plain(int mr, int K, const float *xp, const float *p0, const float *p1, const float *bias,
-                         float *out, int ldo, int cols) {
+static void kernel_plain(int mr, int K, const float *x, int ldx, const float *p0, const float *p1,
+                         const float *bias, float *out, int ldo, int cols) {
     float c[4][GEMM_NR] = {{0}};
-    for (int k = 0; k < K; k++, xp += mr)
+    for (int k = 0; k < K; k++)
         for (int r = 0; r < mr; r++)
-            for (int j = 0; j < GEMM_NR; j++) c[r][j] += xp[r] * p0[(size_t)k * GEMM_NR + j];
+            for (int j = 0; j < GEMM_NR; j++) c[r][j] += x[(size_t)r * ldx + k] * p0[(size_t)k * GEMM_NR + j];
     for (int r = 0; r < mr; r++)
         for (int j = 0; j < cols; j++) out[(size_t)r * ldo + j] = c[r][j] + (bias ? bias[j] : 0.0f);
 }
 
 // A tile of mr rows and `cols` columns (at most 16 per panel) of out (ldo),
 // bias (the tile's columns, or NULL) added.
-typedef void (*KernelFn)(int mr, int K, const float *xp, const float *p0, const float *p1, const float *bias,
-                         float *out, int ldo, int cols);
+typedef void (*KernelFn)(int mr, int K, const float *x, int ldx, const float *p0, const float *p1,
+                         const float *bias, float *out, int ldo, int cols);
 typedef struct {
     ModelIsa isa;
     KernelFn fn;
@@ -202,40 +206,15 @@ ModelIsa gemm_set_isa(ModelIsa isa) {
 
 // ---------------------------------------------------------------------------
 
-// The calling thread's buffer for packed rows, kept between calls: a decode
-// step makes dozens of products, and a fresh buffer each time would be
-// fresh pages each time.
-static _Thread_local float *t_rows;
-static _Thread_local size_t t_rows_n;
-
-static float *rows_buffer(size_t n) {
-    if (n > t_rows_n) {
-        free(t_rows);
-        t_rows_n = RS_MAX(n, 2 * t_rows_n);
-        if (posix_memalign((void **)&t_rows, 64, sizeof(float) * t_rows_n) != 0) RS_ABORT("out of memory");
-    }
-    return t_rows;
-}
-
-// xp: the M rows of x in blocks of mr rows, each block k-major (K, rows).
-static void pack_rows(float *xp, const float *x, int M, int K, int mr) {
-    for (int i0 = 0; i0 < M; i0 += mr) {
-        int rows = RS_MIN(mr, M - i0);
-        float *d = xp + (size_t)i0 * K;
-        for (int r = 0; r < rows; r++)
-            for (int k = 0; k < K; k++) d[(size_t)k * rows + r] = x[(size_t)(i0 + r) * K + k];
-    }
-}
-
 // Output columns [c0, c0 + width) of every row: the tile kernels over each
 // block of rows, storing into out.
-static void columns(const Kernel *kn, float *out, const float *xp, const float *wp, const float *bias, int M,
+static void columns(const Kernel *kn, float *out, const float *x, const float *wp, const float *bias, int M,
                     int K, int N, int c0, int width) {
     const float *p0 = wp + (size_t)(c0 / GEMM_NR) * K * GEMM_NR;
     const float *p1 = width > GEMM_NR ? p0 + (size_t)K * GEMM_NR : p0;
     int cols = RS_MIN(width, N - c0);
     for (int i0 = 0; i0 < M; i0 += kn->mr)
-        kn->fn(RS_MIN(kn->mr, M - i0), K, xp + (size_t)i0 * K, p0, p1, bias ? bias + c0 : NULL,
+        kn->fn(RS_MIN(kn->mr, M - i0), K, x + (size_t)i0 * K, K, p0, p1, bias ? bias + c0 : NULL,
                out + (size_t)i0 * N + c0, N, cols);
 }
 
@@ -243,8 +222,6 @@ void gemm_packed(float *out, const float *x, const float *wp, const float *bias,
                  int parallel) {
     if (M <= 0 || N <= 0) return;
     Kernel kn = current();
-    float *xp = rows_buffer((size_t)M * K);
-    pack_rows(xp, x, M, K, kn.mr);
     int np = (N + GEMM_NR - 1) / GEMM_NR, step = kn.panels;
     int par = parallel && !omp_in_parallel() && (double)M * K * N > (double)(1u << 20);
 #pragma omp parallel if (par)
@@ -253,6 +230,6 @@ void gemm_packed(float *out, const float *x, const float *wp, const float *bias,
         int nt = omp_get_num_threads(), t = omp_get_thread_num();
         int lo = (int)((int64_t)np * t / nt), hi = (int)((int64_t)np * (t + 1) / nt);
         for (int p = lo; p < hi; p += step)
-            columns(&kn, out, xp, wp, bias, M, K, N, p * GEMM_NR, RS_MIN(step, hi - p) * GEMM_NR);
+            columns(&kn, out, x, wp, bias, M, K, N, p * GEMM_NR, RS_MIN(step, hi - p) * GEMM_NR);
     }
 }
