@@ -297,6 +297,15 @@ static void cpu_rope_backward(OpCtx *cx, float *dqkv, const int32_t *pos, const 
 // sees keys 0..pre-1 and st[r]..pos0+r (st NULL: from 0; pre: a shared
 // prefix, 0 for none). o (ldo) gets the attention output, lse (may be NULL)
 // the log-sum-exp per row. s: scratch of nr * (pos0 + nr) floats.
+// x[j] = e^(x[j] - shift), j < n (rs_expf, built per ISA); returns their
+// sum, in double.
+ROW_CLONE static double exp_shift(float *x, int n, float shift) {
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; j++) sum += (x[j] = rs_expf(x[j] - shift));
+    return sum;
+}
+
 static void attn_block(const float *q, int ldq, const float *k, const float *v, int ldkv,
                        float *o, int ldo, float *lse, const int32_t *st, int pre, int nr, int pos0, int hd,
                        float *s) {
@@ -309,9 +318,7 @@ static void attn_block(const float *q, int ldq, const float *k, const float *v, 
         float mx = -INFINITY;
         for (int j = 0; j < pe; j++) mx = sr[j] > mx ? sr[j] : mx;
         for (int j = j0; j < n; j++) mx = sr[j] > mx ? sr[j] : mx;
-        double sum = 0;
-        for (int j = 0; j < pe; j++) sum += (sr[j] = expf(sr[j] - mx));
-        for (int j = j0; j < n; j++) sum += (sr[j] = expf(sr[j] - mx));
+        double sum = exp_shift(sr, pe, mx) + exp_shift(sr + j0, n - j0, mx);
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < pe; j++) sr[j] *= inv;
         for (int j = pe; j < j0; j++) sr[j] = 0.0f;
@@ -375,9 +382,9 @@ static void cpu_attention_backward(OpCtx *cx, float *dqkv, const float *dout, co
                 float *pr = P + (size_t)r * nk;
                 int n = i0 + r + 1, j0 = seg ? seg[(size_t)b * T + i0 + r] : 0;
                 int pe = seg && pre ? RS_MIN(pre[b], j0) : 0;  // keys [0, pe) and [j0, n)
-                for (int j = 0; j < pe; j++) pr[j] = expf(pr[j] - L[r]);
+                exp_shift(pr, pe, L[r]);
                 for (int j = pe; j < j0; j++) pr[j] = 0.0f;
-                for (int j = j0; j < n; j++) pr[j] = expf(pr[j] - L[r]);
+                exp_shift(pr + j0, n - j0, L[r]);
                 for (int j = n; j < nk; j++) pr[j] = 0.0f;
                 double d = 0;
                 for (int c = 0; c < hd; c++) d += (double)dO[(size_t)r * C + c] * O[(size_t)r * C + c];
