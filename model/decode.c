@@ -338,8 +338,8 @@ typedef struct {
 // The whole model over one share: embedding, layers, then the logits of the
 // rows wanted (every row, or each sequence's last), gathered into the
 // share's own rows of tmp and normed there, chunk by chunk through its rows
-// of the logits scratch into the caller's array.
-
+// of the logits scratch into the caller's array (straight into it when the
+// backend's memory is the host's).
 static void decode_share(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, int n, const int *ntok,
                          float *logits, int all_logits, Each each, const Share *sh) {
     const ModelOps *o = m->ops;
@@ -359,8 +359,10 @@ static void decode_share(Model *m, OpCtx *cx, KVCache *kv, const InferBufs *b, i
     size_t out0 = all_logits ? r0 : (size_t)sh->s0;
     for (int i0 = 0; i0 < rows; i0 += sh->lrows) {
         int r = RS_MIN(sh->lrows, rows - i0);
-        linear(m, cx, lg, ln + (size_t)i0 * C, m->lm_head, -1, 4 * m->cfg.num_hidden_layers, r, C, V);
-        o->download(cx, logits + (out0 + i0) * V, lg, (size_t)r * V * sizeof(float));
+        float *dst = logits + (out0 + i0) * V;
+        linear(m, cx, o->host_memory ? dst : lg, ln + (size_t)i0 * C, m->lm_head, -1, 4 * m->cfg.num_hidden_layers, r,
+               C, V);
+        if (!o->host_memory) o->download(cx, dst, lg, (size_t)r * V * sizeof(float));
         for (int i = 0; each.fn && i < r; i++)
             each.fn((int)out0 + i0 + i, logits + (out0 + i0 + i) * V, each.ud);
     }

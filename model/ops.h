@@ -40,6 +40,9 @@ typedef struct ModelOps {
     // region per call instead of one per op: ARCHITECTURE.md, "Decoding on
     // the CPU"). 0 for a device backend, whose ops queue on one stream.
     int split_decode;
+    // Backend memory is host memory (the CPU table): results may be written
+    // straight into the caller's arrays instead of through a download.
+    int host_memory;
 
     // --- context and memory ---------------------------------------------
     OpCtx *(*ctx_new)(void);

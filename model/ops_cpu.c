@@ -853,6 +853,7 @@ static void cpu_adamw_update(OpCtx *cx, float *p, const float *g, float *m, floa
 static const ModelOps CPU_OPS = {
     .name = "cpu",
     .split_decode = 1,
+    .host_memory = 1,
     .ctx_new = cpu_ctx_new,
     .ctx_free = cpu_ctx_free,
     .alloc = cpu_alloc,
