@@ -1300,6 +1300,7 @@ extern "C" void model_cuda_set_device(int index) { g_device = index; }
 static const ModelOps CUDA_OPS = {
     /* name */ "cuda",
     /* split_decode */ 0,
+    /* host_memory */ 0,
     cuda_ctx_new,
     cuda_ctx_free,
     cuda_alloc,
