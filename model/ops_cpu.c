@@ -107,7 +107,7 @@ ROW_CLONE static void add_span(float *out, const float *a, const float *b, size_
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-// Spans of at least 4096 elements per thread.
+// In spans of 4096 elements, each a vectorised run.
 static void cpu_add(OpCtx *cx, float *out, const float *a, const float *b, size_t n) {
     size_t span = 4096, nspan = (n + span - 1) / span;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
@@ -293,10 +293,6 @@ static void cpu_rope_backward(OpCtx *cx, float *dqkv, const int32_t *pos, const 
 
 #define ATT_BR 64  // query rows per block: bounds the score scratch to ATT_BR x T
 
-// One block of nr query rows q (ldq) against keys/values k, v (ldkv); row r
-// sees keys 0..pre-1 and st[r]..pos0+r (st NULL: from 0; pre: a shared
-// prefix, 0 for none). o (ldo) gets the attention output, lse (may be NULL)
-// the log-sum-exp per row. s: scratch of nr * (pos0 + nr) floats.
 // x[j] = e^(x[j] - shift), j < n (rs_expf, built per ISA); returns their
 // sum, in double.
 ROW_CLONE static double exp_shift(float *x, int n, float shift) {
@@ -306,6 +302,10 @@ ROW_CLONE static double exp_shift(float *x, int n, float shift) {
     return sum;
 }
 
+// One block of nr query rows q (ldq) against keys/values k, v (ldkv); row r
+// sees keys 0..pre-1 and st[r]..pos0+r (st NULL: from 0; pre: a shared
+// prefix, 0 for none). o (ldo) gets the attention output, lse (may be NULL)
+// the log-sum-exp per row. s: scratch of nr * (pos0 + nr) floats.
 static void attn_block(const float *q, int ldq, const float *k, const float *v, int ldkv,
                        float *o, int ldo, float *lse, const int32_t *st, int pre, int nr, int pos0, int hd,
                        float *s) {
@@ -574,9 +574,10 @@ static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int ns
 // rows (4 ahead into L1, ATTN_L2_AHEAD ahead into L2, on into the next
 // segment's rows pnext[0..nnext)) and the later heads find them in cache.
 // The loop streams the cache, which is far larger than the caches at batch
-// 32-64, and waits on memory latency more than on bandwidth. s: scratch of
-// NH * (pos0 + nr) + NH floats. Sums are in registers, four keys at a time,
-// with FMA contracted (ISO C mode turns contraction off elsewhere).
+// 32-64, and waits on memory (ARCHITECTURE.md, "Decoding on the CPU"). s:
+// scratch of NH * (pos0 + nr) + NH floats. Sums are in registers, four keys
+// at a time, with FMA contracted (ISO C mode turns contraction off
+// elsewhere).
 __attribute__((always_inline)) static inline void attn_rows(const int bf16, const float *q, int ldq, const void *kc,
                                                            const void *vc, int kvw, const int32_t *prow, float *o,
                                                            int ldo, int nr, int pos0, int NH, int G, int hd,
@@ -683,12 +684,12 @@ static void cpu_attention_decode(OpCtx *cx, float *out, const float *qkv, const 
         const int32_t *prow = table + (size_t)seg_slot[sg] * max_len;
         float *s = scr + (size_t)omp_get_thread_num() * per_thread;
         if (seg_len[sg] <= DECODE_DIRECT_ROWS) {
+            if (h > 0) continue;
             int nx = sg + 1 < nseg && seg_len[sg + 1] <= DECODE_DIRECT_ROWS ? seg_pos[sg + 1] + seg_len[sg + 1] : 0;
             const int32_t *pnext = nx ? table + (size_t)seg_slot[sg + 1] * max_len : NULL;
-            if (h == 0)
-                (bf16 ? attn_rows_bf16 : attn_rows_f32)(qkv + (size_t)seg_row[sg] * W, W, kcache, vcache, kvw, prow,
-                                                         out + (size_t)seg_row[sg] * NH * hd, NH * hd, seg_len[sg],
-                                                         seg_pos[sg], NH, G, hd, pnext, nx, s);
+            (bf16 ? attn_rows_bf16 : attn_rows_f32)(qkv + (size_t)seg_row[sg] * W, W, kcache, vcache, kvw, prow,
+                                                     out + (size_t)seg_row[sg] * NH * hd, NH * hd, seg_len[sg],
+                                                     seg_pos[sg], NH, G, hd, pnext, nx, s);
             continue;
         }
         const float *q = qkv + (size_t)seg_row[sg] * W + h * hd;
