@@ -535,18 +535,15 @@ __attribute__((always_inline)) static inline void axpy_pool(float *o, float p, c
 }
 
 // The whole row: rows jump between blocks, where the hardware's stream
-// prefetch loses track.
-static inline void prefetch_row(const void *pool, int32_t row, int kvw, int bf16) {
+// prefetch loses track. l2: into L2 only (prefetcht1: L2 on Zen 4, L2 and
+// up on Intel), else into L1 as well.
+__attribute__((always_inline)) static inline void prefetch_row(const void *pool, int32_t row, int kvw, int bf16,
+                                                               const int l2) {
     size_t bytes = (size_t)kvw * (bf16 ? 2 : 4);
     const char *p = (const char *)pool + (size_t)row * bytes;
-    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
-}
-
-// The same into L2 only (prefetcht1: L2 on Zen 4, L2 and up on Intel).
-static inline void prefetch_row_l2(const void *pool, int32_t row, int kvw, int bf16) {
-    size_t bytes = (size_t)kvw * (bf16 ? 2 : 4);
-    const char *p = (const char *)pool + (size_t)row * bytes;
-    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
+    for (size_t off = 0; off < bytes; off += 64)
+        if (l2) __builtin_prefetch(p + off, 0, 2);
+        else __builtin_prefetch(p + off, 0, 3);
 }
 
 static size_t decode_work(const int32_t *seg_pos, const int32_t *seg_len, int nseg) {
@@ -592,14 +589,13 @@ __attribute__((always_inline)) static inline void attn_rows(const int bf16, cons
             size_t off = (size_t)(h / G) * hd;
             int j = 0;
             for (; hd % 16 == 0 && j + 4 <= n; j += 4) {
-                if (h == 0) {
-                    for (int i = 4; i < 8 && j + i < n; i++) prefetch_row(kc, prow[j + i], kvw, bf16);
-                    for (int i = ATTN_L2_AHEAD; i < ATTN_L2_AHEAD + 4; i++) {  // this segment's rows, or the next's
-                        int at = j + i;
-                        const int32_t *t = at < n ? prow : pnext;
-                        if (at >= n && (at -= n) >= nnext) break;
-                        prefetch_row_l2(kc, t[at], kvw, bf16), prefetch_row_l2(vc, t[at], kvw, bf16);
-                    }
+                if (h == 0)
+                    for (int i = 4; i < 8 && j + i < n; i++) prefetch_row(kc, prow[j + i], kvw, bf16, 0);
+                for (int i = ATTN_L2_AHEAD; h == 0 && r == 0 && i < ATTN_L2_AHEAD + 4; i++) {
+                    int at = j + i;  // this segment's rows, or the next's (a later query row finds them there)
+                    const int32_t *t = at < n ? prow : pnext;
+                    if (at >= n && (at -= n) >= nnext) break;
+                    prefetch_row(kc, t[at], kvw, bf16, 1), prefetch_row(vc, t[at], kvw, bf16, 1);
                 }
                 size_t r0 = (size_t)prow[j] * kvw + off, r1 = (size_t)prow[j + 1] * kvw + off;
                 size_t r2 = (size_t)prow[j + 2] * kvw + off, r3 = (size_t)prow[j + 3] * kvw + off;
@@ -632,7 +628,7 @@ __attribute__((always_inline)) static inline void attn_rows(const int bf16, cons
             for (; c0 + 64 <= hd; c0 += 64) {
                 V16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, v0, v1, v2, v3;
                 for (int j = 0; j < n; j++) {
-                    if (h == 0 && c0 == 0 && j + 4 < n) prefetch_row(vc, prow[j + 4], kvw, bf16);
+                    if (h == 0 && c0 == 0 && j + 4 < n) prefetch_row(vc, prow[j + 4], kvw, bf16, 0);
                     size_t at = (size_t)prow[j] * kvw + off + c0;
                     float p = sh[j];
                     load16(&v0, vc, at, bf16), load16(&v1, vc, at + 16, bf16);

@@ -23,12 +23,17 @@ static float *randn(Rng *r, size_t n) {
 // size 1), against double.
 static double packed_err(Rng *r, int M, int K, int N, int with_bias, int parallel) {
     float *x = randn(r, (size_t)M * K), *w = randn(r, (size_t)N * K), *b = with_bias ? randn(r, N) : NULL;
-    float *wp = NULL, *out = malloc(sizeof(float) * (size_t)M * N);
+    // A guard past the end: stores are masked at the last columns, and a
+    // tile stored whole would run past the matrix from its last row.
+    enum { GUARD = 32 };
+    float *wp = NULL, *out = malloc(sizeof(float) * ((size_t)M * N + GUARD));
     RS_CHECK(posix_memalign((void **)&wp, 64, sizeof(float) * gemm_packed_floats(K, N)) == 0);
-    for (size_t i = 0; i < (size_t)M * N; i++) out[i] = NAN;  // every element must be written
+    for (size_t i = 0; i < (size_t)M * N + GUARD; i++) out[i] = NAN;  // every element must be written
     gemm_pack(wp, w, K, N);
     gemm_packed(out, x, wp, b, M, K, N, parallel);
     double worst = 0;
+    for (int g = 0; g < GUARD; g++)
+        if (!isnan(out[(size_t)M * N + g])) worst = INFINITY;
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             double s = b ? b[j] : 0;
